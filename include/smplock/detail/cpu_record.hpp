@@ -1,0 +1,105 @@
+// smplock/detail/cpu_record.hpp: the per-CPU record. Not for users: the library's own state.
+//
+//   CpuRecord   one per CPU (thread using the library): its level, the locks it holds, the
+//               interrupts pending for it, and the statistics it owns.
+//   this_cpu()  the calling thread's record, attaching the thread as a CPU on first use.
+//
+// Everything a signal handler touches is here, in static storage set up before the thread's first
+// acquire: the handler and the code it interrupts are the same CPU, so the record is read and
+// written by both. The rule that makes that safe is the seed's: per-CPU data is protected by the
+// level. Code at level L only touches held-lock slots and counters of levels >= L... and a handler
+// only runs above the interrupted level, so the two never write the same slot, and any nested
+// update a handler makes is undone before it returns. Orders between the two are signal fences.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <source_location>
+
+#include "smplock/detail/counters.hpp"
+#include "smplock/detail/irq_state.hpp"
+#include "smplock/level.hpp"
+
+#ifndef SMPLOCK_MAX_CPUS
+#define SMPLOCK_MAX_CPUS 256
+#endif
+
+namespace smplock {
+class Lock;
+}
+
+namespace smplock::detail {
+
+inline constexpr unsigned kMaxCpus = SMPLOCK_MAX_CPUS;
+static_assert(kMaxCpus >= 1 && kMaxCpus <= 0xFFFF, "a lock word holds a CPU tag in 16 bits");
+inline constexpr unsigned kMaxClasses = 1024;  // lock classes (name + level) a program may have
+inline constexpr unsigned kLevels = 256;
+
+// Bits of CpuRecord::pending. IRQ bits are indexed by level - kIrqLevelLow (so a higher bit is a
+// higher priority); the rest are the software interrupts.
+inline constexpr std::uint32_t kPendingIrqMask = 0xFFFFu;
+inline constexpr std::uint32_t kPendingSoftint = 1u << 16;  // a softint waits for level Null
+inline constexpr std::uint32_t kPendingLowipl = 1u << 17;   // lowipl routines queued for this CPU
+
+// One held lock. Indexed by the lock's level: levels strictly rise, so there is at most one lock
+// per level and the array can never overflow.
+struct HeldEntry {
+  const Lock* lock = nullptr;      // nullptr: no lock held at this level
+  std::source_location where{};    // the acquire's call site
+  std::uint64_t acquired_ns = 0;   // nonzero only while hold timing is on
+  std::uint32_t nest = 0;          // nested (R3) acquires not yet released
+  Level previous = Level::Null;    // the level acquire() returned
+};
+
+struct alignas(64) CpuRecord {
+  // --- written by the owning CPU (and its signal handler, at higher levels) ---
+  std::atomic<std::uint8_t> level{0};  // the CPU's level (a Level)
+  std::uint32_t tag = 0;               // index + 1: what this CPU writes into a lock word
+  int index = -1;
+  std::atomic<int> tid{0};             // kernel thread id, for cross-CPU signals (0: detached)
+  std::atomic<bool> attached{false};
+  HeldEntry held[kLevels];
+
+  // --- written by any thread: interrupts waiting for this CPU (a line of its own) ---
+  alignas(64) std::atomic<std::uint32_t> pending{0};
+
+  // --- interrupt delivery state of this CPU (detail/irq_state.hpp) ---
+  IrqCpuState irq;
+
+  // --- statistics owned by this CPU ---
+#define SMPLOCK_DECLARE_ARRAY(name, key, text) alignas(64) std::atomic<std::uint64_t> name[kMaxClasses]{};
+  SMPLOCK_CPU_CLASS_COUNTERS(SMPLOCK_DECLARE_ARRAY)
+#undef SMPLOCK_DECLARE_ARRAY
+};
+
+extern CpuRecord g_cpus[kMaxCpus];
+
+// The calling thread's record: an initial-exec TLS pointer, so a signal handler can read it (no
+// lazy TLS allocation can happen there).
+extern __thread CpuRecord* tls_cpu __attribute__((tls_model("initial-exec")));
+
+CpuRecord& attach_this_thread();  // cold: first use by a thread
+
+inline CpuRecord& this_cpu() {
+  CpuRecord* c = tls_cpu;
+  if (c == nullptr) [[unlikely]]
+    return attach_this_thread();
+  return *c;
+}
+
+// The calling thread's record, or nullptr if it never used the library (never attaches).
+inline CpuRecord* this_cpu_if_attached() { return tls_cpu; }
+
+// Bumps a counter this CPU owns: a plain load and store, no locked instruction.
+inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+// Delivers whatever pending interrupts the CPU's level now allows (src/irq.cpp). Called after the
+// level drops, only when `pending` is nonzero.
+void deliver_pending(CpuRecord& cpu);
+
+// Whether hold times are measured (stats::set_hold_timing).
+extern std::atomic<bool> g_hold_timing;
+
+}  // namespace smplock::detail

@@ -1,0 +1,241 @@
+// smplock/lock.hpp: the leveled spinlock.
+//
+//   Lock          a spinlock with a level and a class name; acquire() raises the CPU to the lock's
+//                 level and returns the level to restore, release(previous) goes back down.
+//   Guard         RAII for one lock.
+//   OrderedGuard  takes several locks in level order (use it instead of std::scoped_lock).
+//
+// When not to use it: a Lock spins (then sleeps) and is meant for short critical sections of a
+// program organised in levels. For a lock held across blocking I/O, or long waits on conditions,
+// a std::mutex with std::condition_variable is the right tool. Never take a Lock in a place you
+// cannot give a level: the level is the whole point.
+//
+// std::scoped_lock(a, b) is not for these locks: it takes them in whatever order its deadlock
+// avoidance tries, retrying after failures, and taking a lower lock after a higher one breaks R1.
+// OrderedGuard sorts by level and takes each lock once, upward.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <source_location>
+
+#include "smplock/detail/cpu_record.hpp"
+#include "smplock/level.hpp"
+
+namespace smplock {
+
+class Lock {
+ public:
+  // A lock is made at a fixed level with a class name ("PS"); every lock of one class shares its
+  // statistics. constexpr: a global Lock needs no static initialiser. `name` must outlive the lock
+  // (a string literal is the usual case).
+  constexpr Lock(Level level, const char* name) noexcept : level_(level), name_(name) {}
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+  // R7: destroying a lock that is held is a crash.
+  ~Lock();
+
+  // acquire(): raises this CPU to the lock's level, takes the lock, returns the level to pass to
+  // release(). Crashes on R1 (lock below the CPU's level) and R2 (another lock at the same level).
+  // Re-acquiring the lock this CPU holds at the top is a no-op that returns the current level (R3).
+  [[nodiscard]] Level acquire(std::source_location where = std::source_location::current());
+
+  // release(): frees the lock and drops the CPU to `previous`, delivering interrupts that the lower
+  // level allows. Crashes on R4 (not the owner, not at the top) and R5 (`previous` above the level
+  // or below the next lock still held). release(level()) after a nested acquire is a no-op.
+  void release(Level previous, std::source_location where = std::source_location::current());
+
+  // try_acquire(): like acquire() (R1 and R2 hold: a try never takes a lock below the level), but
+  // when the lock is busy returns false and leaves the level as it was.
+  [[nodiscard]] bool try_acquire(Level& previous,
+                                 std::source_location where = std::source_location::current());
+
+  Level level() const noexcept { return level_; }
+  const char* name() const noexcept { return name_; }
+  // The owning CPU's index, or -1 when free. A snapshot: only the owner's own answer is stable.
+  int owner() const noexcept {
+    const std::uint32_t w = word_.load(std::memory_order_relaxed) & kOwnerMask;
+    return static_cast<int>(w) - 1;
+  }
+
+  // Standard lockable interface, so std::lock_guard and std::unique_lock work. The level to return
+  // to is kept in the CPU's held-lock record.
+  void lock(std::source_location where = std::source_location::current()) { (void)acquire(where); }
+  void unlock(std::source_location where = std::source_location::current());
+  bool try_lock(std::source_location where = std::source_location::current()) {
+    Level ignored;
+    return try_acquire(ignored, where);
+  }
+
+  // The lock class's id in the statistics (registered on first acquire; 0 before).
+  std::uint16_t class_id() const noexcept { return class_id_.load(std::memory_order_relaxed); }
+
+  // --- Public interface ends here. -------------------------------------------------------------
+
+  // The lock word. 0: free. Otherwise bits 0-15 hold the owner's tag (CPU index + 1) and bit 31
+  // says a waiter may be asleep on the word (a futex), so the release must wake one.
+  //
+  //   free (0) --CAS acquire--> held (tag) --store release--> free
+  //   held (tag) --waiter CAS--> held+parked (tag|P) --exchange release + futex wake--> free
+  //   free --CAS by a woken waiter--> held+parked (tag|P)   (more sleepers may remain)
+  static constexpr std::uint32_t kOwnerMask = 0xFFFFu;
+  static constexpr std::uint32_t kParked = 1u << 31;
+
+ private:
+  Level acquire_slow(detail::CpuRecord& cpu, std::source_location where);
+  bool try_acquire_slow(detail::CpuRecord& cpu, Level& previous, std::source_location where);
+  void release_slow(detail::CpuRecord& cpu, Level previous, std::source_location where);
+  void wait_for_word(detail::CpuRecord& cpu);
+  void release_word_slow(detail::CpuRecord& cpu, Level previous, std::source_location where);
+  std::uint16_t register_class();
+  void note_acquired(detail::CpuRecord& cpu, Level previous, std::source_location where) {
+    detail::HeldEntry& e = cpu.held[to_int(level_)];
+    e.lock = this;
+    e.where = where;
+    e.previous = previous;
+    e.nest = 0;
+    e.acquired_ns = 0;
+    std::uint16_t id = class_id_.load(std::memory_order_relaxed);
+    if (id == 0) [[unlikely]]
+      id = register_class();
+    detail::bump(cpu.acquisitions[id]);
+    if (detail::g_hold_timing.load(std::memory_order_relaxed)) [[unlikely]]
+      start_hold_timing(e);
+  }
+  static void start_hold_timing(detail::HeldEntry& e);
+
+  std::atomic<std::uint32_t> word_{0};
+  const Level level_;
+  std::atomic<std::uint8_t> waiters_{0};   // CPUs in the contended path (for the histogram)
+  std::atomic<std::uint16_t> class_id_{0};
+  const char* const name_;
+
+  friend struct LockAccess;
+};
+
+
+// --- fast paths --------------------------------------------------------------------------------
+
+inline Level Lock::acquire(std::source_location where) {
+  detail::CpuRecord& cpu = detail::this_cpu();
+  const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
+  const std::uint8_t mine = to_int(level_);
+  if (mine <= current) [[unlikely]]
+    return acquire_slow(cpu, where);  // R1, R2, or an R3 nested acquire
+  // Raise first: from here this CPU's signal handler dispatches only interrupts above `mine`.
+  cpu.level.store(mine, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+#ifdef SMPLOCK_UNIPROCESSOR
+  // One CPU: nobody else can hold the word, so a plain store takes it. (Held by this CPU is
+  // impossible here: the level check above would have sent us to the slow path.)
+  if (word_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    wait_for_word(cpu);
+  word_.store(cpu.tag, std::memory_order_relaxed);
+#else
+  // free -> held. Acquire pairs with the release store of the previous owner's release().
+  std::uint32_t expected = 0;
+  if (!word_.compare_exchange_strong(expected, cpu.tag, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) [[unlikely]]
+    wait_for_word(cpu);
+#endif
+  note_acquired(cpu, static_cast<Level>(current), where);
+  return static_cast<Level>(current);
+}
+
+inline void Lock::release(Level previous, std::source_location where) {
+  detail::CpuRecord& cpu = detail::this_cpu();
+  const std::uint8_t mine = to_int(level_);
+  detail::HeldEntry& e = cpu.held[mine];
+  // The common case: this lock is the top one, released to the level its acquire returned, not
+  // nested, not timed. Anything else (and every broken rule) goes to the slow path.
+  if (cpu.level.load(std::memory_order_relaxed) != mine || e.lock != this ||
+      e.previous != previous || e.nest != 0 || e.acquired_ns != 0) [[unlikely]]
+    return release_slow(cpu, previous, where);
+  e.lock = nullptr;
+#ifdef SMPLOCK_UNIPROCESSOR
+  word_.store(0, std::memory_order_relaxed);
+#else
+  // held -> free. A plain store, not an exchange: if a waiter has set kParked the word is no longer
+  // our bare tag and the slow path wakes it. Release pairs with the next owner's acquire CAS.
+  if (word_.load(std::memory_order_relaxed) != cpu.tag) [[unlikely]]
+    return release_word_slow(cpu, previous, where);
+  word_.store(0, std::memory_order_release);
+#endif
+  cpu.level.store(to_int(previous), std::memory_order_relaxed);
+  // Order the level store before reading `pending`: an interrupt that arrives after the store is
+  // dispatched by its signal handler at the new level; one that arrived before is seen here.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (cpu.pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    detail::deliver_pending(cpu);
+}
+
+inline bool Lock::try_acquire(Level& previous, std::source_location where) {
+  detail::CpuRecord& cpu = detail::this_cpu();
+  const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
+  if (to_int(level_) <= current || word_.load(std::memory_order_relaxed) != 0)
+      [[unlikely]]
+    return try_acquire_slow(cpu, previous, where);
+  cpu.level.store(to_int(level_), std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+#ifdef SMPLOCK_UNIPROCESSOR
+  word_.store(cpu.tag, std::memory_order_relaxed);
+#else
+  std::uint32_t expected = 0;
+  if (!word_.compare_exchange_strong(expected, cpu.tag, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
+    // Busy after all: back down to where we were (and take any interrupt that came meanwhile).
+    cpu.level.store(current, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (cpu.pending.load(std::memory_order_relaxed) != 0) detail::deliver_pending(cpu);
+    return false;
+  }
+#endif
+  note_acquired(cpu, static_cast<Level>(current), where);
+  previous = static_cast<Level>(current);
+  return true;
+}
+
+// --- guards --------------------------------------------------------------------------------------
+
+// Guard: acquire on construction, release on destruction.
+class [[nodiscard]] Guard {
+ public:
+  explicit Guard(Lock& lock, std::source_location where = std::source_location::current())
+      : lock_(lock), previous_(lock.acquire(where)) {}
+  ~Guard() { lock_.release(previous_); }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+  Level previous() const noexcept { return previous_; }
+
+ private:
+  Lock& lock_;
+  const Level previous_;
+};
+
+// OrderedGuard: takes several locks lowest level first, releases them highest first. Two locks of
+// one level are never held together (R2), so passing two such locks crashes.
+template <std::size_t N>
+class [[nodiscard]] OrderedGuard {
+ public:
+  template <class... Locks>
+    requires(sizeof...(Locks) == N)
+  explicit OrderedGuard(Locks&... locks) : locks_{&locks...} {
+    std::sort(locks_, locks_ + N, [](const Lock* a, const Lock* b) { return a->level() < b->level(); });
+    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire();
+  }
+  ~OrderedGuard() {
+    for (std::size_t i = N; i-- > 0;) locks_[i]->release(previous_[i]);
+  }
+  OrderedGuard(const OrderedGuard&) = delete;
+  OrderedGuard& operator=(const OrderedGuard&) = delete;
+
+ private:
+  Lock* locks_[N];
+  Level previous_[N]{};
+};
+template <class... Locks>
+OrderedGuard(Locks&...) -> OrderedGuard<sizeof...(Locks)>;
+
+}  // namespace smplock

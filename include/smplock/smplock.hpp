@@ -1,0 +1,7 @@
+// smplock/smplock.hpp: the umbrella header. Include this, or the one header you need.
+#pragma once
+
+#include "smplock/cpu.hpp"
+#include "smplock/level.hpp"
+#include "smplock/lock.hpp"
+#include "smplock/rules.hpp"

@@ -1,0 +1,192 @@
+// The crash report: formatted by hand into a buffer on the stack (no allocation, no lock, nothing
+// that could fail), written to stderr with write(2), handed to the user's hook, then abort().
+#include <cstdlib>
+#include <cstring>
+
+#include "internal.hpp"
+#include "platform/platform.hpp"
+
+namespace smplock {
+
+const char* to_string(Rule rule) {
+  switch (rule) {
+    case Rule::R1_AcquireUpwardOnly: return "R1 acquire upward only";
+    case Rule::R2_NoLateralLocking: return "R2 no lateral locking";
+    case Rule::R3_Nesting: return "R3 nesting";
+    case Rule::R4_ReleaseTopAsOwner: return "R4 release the top lock, as its owner";
+    case Rule::R5_ReleaseDownward: return "R5 never release upward or below a held lock";
+    case Rule::R6_SoftintWithoutLocks: return "R6 softint control only with no locks";
+    case Rule::R7_NoLockOutlivesCpu: return "R7 no lock outlives its CPU";
+    case Rule::R8_PoolBelowNP: return "R8 pool below NP";
+    case Rule::R9_LevelAssertion: return "R9 level assertion";
+    case Rule::Fatal: return "fatal error";
+  }
+  return "unknown rule";
+}
+
+namespace {
+
+std::atomic<CrashHook> g_hook{nullptr};
+std::atomic<int> g_crashing{0};
+
+// A fixed buffer that silently truncates: the report must come out even if it is long.
+class Out {
+ public:
+  void str(const char* s) {
+    if (s == nullptr) s = "(null)";
+    while (*s != 0 && len_ < kCap - 1) buf_[len_++] = *s++;
+    buf_[len_] = 0;
+  }
+  void str(std::string_view s) {
+    for (char c : s) {
+      if (len_ >= kCap - 1) break;
+      buf_[len_++] = c;
+    }
+    buf_[len_] = 0;
+  }
+  void dec(long long v) {
+    char tmp[24];
+    int n = 0;
+    const bool neg = v < 0;
+    unsigned long long u = neg ? 0ull - static_cast<unsigned long long>(v) : static_cast<unsigned long long>(v);
+    do { tmp[n++] = static_cast<char>('0' + u % 10); u /= 10; } while (u != 0);
+    if (neg) tmp[n++] = '-';
+    while (n > 0 && len_ < kCap - 1) buf_[len_++] = tmp[--n];
+    buf_[len_] = 0;
+  }
+  void hex(unsigned long long v, int min_digits = 1) {
+    char tmp[20];
+    int n = 0;
+    do { tmp[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v != 0 || n < min_digits);
+    str("0x");
+    while (n > 0 && len_ < kCap - 1) buf_[len_++] = tmp[--n];
+    buf_[len_] = 0;
+  }
+  void level(std::uint8_t l) {
+    hex(l, 2);
+    const std::string_view name = level_name(static_cast<Level>(l));
+    if (name.size() > 0 && name[0] != '0') {
+      str(" ");
+      str(name);
+    }
+  }
+  void where(const std::source_location& w) {
+    if (w.file_name() == nullptr || w.file_name()[0] == 0) {
+      str("(unknown)");
+      return;
+    }
+    str(w.file_name());
+    str(":");
+    dec(w.line());
+    str(" in ");
+    str(w.function_name());
+  }
+  void lock(const Lock* l) {
+    str("\"");
+    str(l->name());
+    str("\" level ");
+    level(to_int(l->level()));
+    str(" at ");
+    hex(reinterpret_cast<std::uintptr_t>(l));
+    str(" (owner ");
+    const int owner = l->owner();
+    if (owner < 0) str("none"); else { str("cpu "); dec(owner); }
+    str(")");
+  }
+  const char* data() const { return buf_; }
+  unsigned size() const { return len_; }
+
+ private:
+  static constexpr unsigned kCap = 12288;
+  char buf_[kCap];
+  unsigned len_ = 0;
+};
+
+}  // namespace
+
+CrashHook set_crash_hook(CrashHook hook) { return g_hook.exchange(hook); }
+
+namespace detail {
+
+void violation(Rule rule, const char* what, const Lock* lock, CpuRecord* cpu, std::source_location where,
+               const char* extra_label, int extra_level) {
+  // A crash while reporting a crash (a broken hook, a second thread) goes straight to abort().
+  if (g_crashing.fetch_add(1) != 0) {
+    static const char kAgain[] = "smplock: crash while reporting a crash; aborting\n";
+    platform::write_all(2, kAgain, sizeof kAgain - 1);
+    std::abort();
+  }
+  Out out;
+  out.str("smplock: ");
+  out.str(rule == Rule::Fatal ? "FATAL" : "RULE BROKEN");
+  out.str(" [");
+  out.str(to_string(rule));
+  out.str("]: ");
+  out.str(what);
+  out.str("\n  at       ");
+  out.where(where);
+  if (lock != nullptr) {
+    out.str("\n  lock     ");
+    out.lock(lock);
+  }
+  if (extra_label != nullptr) {
+    out.str("\n  ");
+    out.str(extra_label);
+    for (std::size_t n = std::strlen(extra_label); n < 9; ++n) out.str(" ");
+    out.level(static_cast<std::uint8_t>(extra_level));
+  }
+  out.str("\n  cpu      ");
+  if (cpu == nullptr) {
+    out.str("none (thread not attached), tid ");
+    out.dec(platform::thread_id());
+  } else {
+    out.dec(cpu->index);
+    out.str(" (tid ");
+    out.dec(cpu->tid.load(std::memory_order_relaxed));
+    out.str(") at level ");
+    out.level(cpu->level.load(std::memory_order_relaxed));
+    unsigned count = 0;
+    for (const HeldEntry& e : cpu->held) count += e.lock != nullptr;
+    out.str("\n  held     ");
+    out.dec(count);
+    out.str(count == 1 ? " lock" : " locks");
+    out.str(count == 0 ? "" : ", lowest first:");
+    for (const HeldEntry& e : cpu->held) {
+      if (e.lock == nullptr) continue;
+      out.str("\n    ");
+      out.lock(e.lock);
+      if (e.nest != 0) {
+        out.str(" nested ");
+        out.dec(e.nest);
+      }
+      out.str("\n        acquired at ");
+      out.where(e.where);
+      out.str(", previous level ");
+      out.level(to_int(e.previous));
+    }
+    const std::uint32_t pending = cpu->pending.load(std::memory_order_relaxed);
+    out.str("\n  pending  ");
+    if (pending == 0) out.str("none");
+    for (int bit = 15; bit >= 0; --bit) {
+      if ((pending & (1u << bit)) == 0) continue;
+      out.str(level_name(static_cast<Level>(kIrqLevelLow + bit)));
+      out.str("; ");
+    }
+    if (pending & kPendingSoftint) out.str("softint; ");
+    if (pending & kPendingLowipl) out.str("lowipl; ");
+  }
+  out.str("\n");
+  platform::write_all(2, out.data(), out.size());
+  if (const CrashHook hook = g_hook.load()) {
+    const CrashInfo info{rule, what, lock, cpu ? cpu->index : -1,
+                         cpu ? static_cast<Level>(cpu->level.load(std::memory_order_relaxed)) : Level::Null,
+                         out.data(), out.size()};
+    hook(info);
+  }
+  static const char kAbort[] = "smplock: aborting\n";
+  platform::write_all(2, kAbort, sizeof kAbort - 1);
+  std::abort();
+}
+
+}  // namespace detail
+}  // namespace smplock

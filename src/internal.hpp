@@ -1,0 +1,67 @@
+// src/internal.hpp: what the library's sources share and users never see.
+//
+//   violation()       the crash: report, hook, abort().
+//   ClassRecord       a lock class's shared counters (updated on contended paths only).
+//   class_register()  finds or adds the class (name, level), lock-free.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <source_location>
+
+#include "smplock/detail/cpu_record.hpp"
+#include "smplock/lock.hpp"
+#include "smplock/rules.hpp"
+
+namespace smplock::detail {
+
+// The crash. `extra_label`/`extra_level` add one more line to the report ("expected level", ...).
+[[noreturn]] void violation(Rule rule, const char* what, const Lock* lock, CpuRecord* cpu,
+                            std::source_location where, const char* extra_label = nullptr,
+                            int extra_level = -1);
+
+inline constexpr unsigned kCallSites = 8;
+
+struct CallSite {
+  std::atomic<std::uintptr_t> pc{0};
+  std::atomic<std::uint64_t> count{0};
+};
+
+struct ClassRecord {
+  // name pointer | level << 56; 0: slot free. Written once by a CAS that publishes the class.
+  std::atomic<std::uint64_t> key{0};
+#define SMPLOCK_DECLARE_SHARED(name, json, text) std::atomic<std::uint64_t> name{0};
+  SMPLOCK_SHARED_CLASS_COUNTERS(SMPLOCK_DECLARE_SHARED)
+#undef SMPLOCK_DECLARE_SHARED
+  CallSite sites[kCallSites];
+  std::atomic<std::uint64_t> other_sites{0};  // contended acquisitions from sites past the table
+
+  const char* name() const { return reinterpret_cast<const char*>(key.load(std::memory_order_acquire) & ((1ull << 56) - 1)); }
+  Level level() const { return static_cast<Level>(key.load(std::memory_order_acquire) >> 56); }
+};
+
+extern ClassRecord g_classes[kMaxClasses];
+
+// Finds or adds class (name, level); returns its id (1..kMaxClasses-1). Lock-free, async-signal-safe.
+std::uint16_t class_register(const char* name, Level level);
+
+// Records one contended acquisition of class `id`.
+void class_note_contended(std::uint16_t id, unsigned queued, std::uint64_t spins, std::uint64_t parks,
+                          std::uint64_t wait_ns, std::uintptr_t caller);
+
+// Raises an atomic maximum.
+inline void atomic_max(std::atomic<std::uint64_t>& m, std::uint64_t v) {
+  std::uint64_t cur = m.load(std::memory_order_relaxed);
+  while (v > cur && !m.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+}
+
+// Called by the CPU layer when a thread attaches or ends (src/irq.cpp): interrupt state set-up and
+// hand-over of anything still pending for the CPU.
+void on_cpu_attach(CpuRecord& cpu);
+void on_cpu_detach(CpuRecord& cpu);
+
+// Spin budget of a contended acquire before it parks, in nanoseconds.
+extern std::atomic<std::uint64_t> g_spin_budget_ns;
+
+}  // namespace smplock::detail

@@ -1,0 +1,195 @@
+// Lock slow paths: the rule checks that the inline fast paths hand over, the contended wait
+// (spin, then park), and the release that must wake a sleeper.
+#include "smplock/lock.hpp"
+
+#include "internal.hpp"
+#include "platform/platform.hpp"
+
+namespace smplock {
+
+using detail::CpuRecord;
+using detail::HeldEntry;
+
+namespace detail {
+std::atomic<std::uint64_t> g_spin_budget_ns{4000};
+}  // namespace detail
+
+namespace {
+
+// How long a parked waiter sleeps before looking again. The release fast path is a load then a
+// plain store; a waiter that sets kParked between the two is not woken by that release, and this
+// bound is what it then waits at most (rare: the window is one instruction of the releaser).
+constexpr std::uint64_t kParkTimeoutNs = 2'000'000;
+
+// The level of the highest lock held below `below`, or -1.
+int next_held_level(const CpuRecord& cpu, unsigned below) {
+  for (unsigned l = below; l-- > 0;)
+    if (cpu.held[l].lock != nullptr) return static_cast<int>(l);
+  return -1;
+}
+
+}  // namespace
+
+Lock::~Lock() {
+  if (word_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    detail::violation(Rule::R7_NoLockOutlivesCpu, "destroying a lock that is held", this,
+                      detail::this_cpu_if_attached(), {});
+}
+
+std::uint16_t Lock::register_class() {
+  const std::uint16_t id = detail::class_register(name_, level_);
+  class_id_.store(id, std::memory_order_relaxed);  // every racer stores the same id
+  return id;
+}
+
+void Lock::start_hold_timing(HeldEntry& e) { e.acquired_ns = platform::now_ns() | 1; }
+
+Level Lock::acquire_slow(CpuRecord& cpu, std::source_location where) {
+  const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
+  const std::uint8_t mine = to_int(level_);
+  if (mine < current)
+    detail::violation(Rule::R1_AcquireUpwardOnly, "acquiring a lock below the CPU's level", this, &cpu, where);
+  HeldEntry& e = cpu.held[mine];
+  if (e.lock != this || owner() != cpu.index)
+    detail::violation(Rule::R2_NoLateralLocking,
+                      "acquiring a lock at the CPU's current level that this CPU does not own", this, &cpu, where);
+  ++e.nest;  // R3: re-acquiring the top lock is a no-op
+  return static_cast<Level>(current);
+}
+
+bool Lock::try_acquire_slow(CpuRecord& cpu, Level& previous, std::source_location where) {
+  const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
+  if (to_int(level_) <= current) {
+    previous = acquire_slow(cpu, where);  // R1/R2 crash, or an R3 nested acquire
+    return true;
+  }
+  return false;  // busy: the level was never raised
+}
+
+void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location where) {
+  const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
+  const std::uint8_t mine = to_int(level_);
+  HeldEntry& e = cpu.held[mine];
+  if (e.lock != this || owner() != cpu.index)
+    detail::violation(Rule::R4_ReleaseTopAsOwner, "releasing a lock this CPU does not own", this, &cpu, where);
+  if (current != mine)
+    detail::violation(Rule::R4_ReleaseTopAsOwner,
+                      "releasing a lock that is not at the CPU's current level (not the top lock)", this, &cpu,
+                      where);
+  if (previous == level_) {
+    if (e.nest == 0)
+      detail::violation(Rule::R3_Nesting, "release to the lock's own level matches no nested acquire", this, &cpu,
+                        where);
+    --e.nest;  // the nested acquire's matching release: a no-op
+    return;
+  }
+  if (previous > level_)
+    detail::violation(Rule::R5_ReleaseDownward, "releasing to a level above the CPU's level", this, &cpu, where,
+                      "previous", to_int(previous));
+  if (const int next = next_held_level(cpu, mine); next >= 0 && to_int(previous) < next)
+    detail::violation(Rule::R5_ReleaseDownward, "releasing to a level below a lock still held", this, &cpu, where,
+                      "previous", to_int(previous));
+  if (e.acquired_ns != 0) {
+    const std::uint64_t held_ns = platform::now_ns() - e.acquired_ns;
+    const std::uint16_t id = class_id();
+    detail::bump(cpu.hold_ns[id], held_ns);
+    detail::bump(cpu.hold_samples[id]);
+    if (held_ns > cpu.max_hold_ns[id].load(std::memory_order_relaxed))
+      cpu.max_hold_ns[id].store(held_ns, std::memory_order_relaxed);
+    e.acquired_ns = 0;
+  }
+  // A nested count left over here means unlock()/release() pairs were mismatched; the outermost
+  // release with the acquire's own `previous` ends them all.
+  e.nest = 0;
+  e.lock = nullptr;
+#ifdef SMPLOCK_UNIPROCESSOR
+  word_.store(0, std::memory_order_relaxed);
+#else
+  if (word_.load(std::memory_order_relaxed) != cpu.tag) return release_word_slow(cpu, previous, where);
+  word_.store(0, std::memory_order_release);  // held -> free; pairs with the next acquire CAS
+#endif
+  cpu.level.store(to_int(previous), std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (cpu.pending.load(std::memory_order_relaxed) != 0) detail::deliver_pending(cpu);
+}
+
+void Lock::release_word_slow(CpuRecord& cpu, Level previous, std::source_location where) {
+  const std::uint32_t w = word_.load(std::memory_order_relaxed);
+  if ((w & kOwnerMask) != cpu.tag)
+    detail::violation(Rule::R4_ReleaseTopAsOwner, "releasing a lock whose word names another owner", this, &cpu,
+                      where);
+  // held+parked -> free. Only kParked can change under us (waiters set it, never clear it), and it
+  // is already set, so a plain store is exact. Release pairs with the woken waiter's acquire CAS.
+  word_.store(0, std::memory_order_release);
+  platform::futex_wake(word_, 1);
+  cpu.level.store(to_int(previous), std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (cpu.pending.load(std::memory_order_relaxed) != 0) detail::deliver_pending(cpu);
+}
+
+void Lock::unlock(std::source_location where) {
+  CpuRecord& cpu = detail::this_cpu();
+  HeldEntry& e = cpu.held[to_int(level_)];
+  if (e.lock == this && e.nest > 0) {
+    --e.nest;
+    return;
+  }
+  release(e.lock == this ? e.previous : Level::Null, where);  // the rules judge a bad unlock()
+}
+
+// The contended acquire: test-and-test-and-set with pause and exponential backoff for a time
+// budget, then sleep on the word (futex), so more threads than cores never spin against a holder
+// that is not running.
+__attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
+#ifdef SMPLOCK_UNIPROCESSOR
+  detail::violation(Rule::Fatal, "lock busy in the uniprocessor build (held by a CPU that is gone)", this, &cpu, {});
+#else
+  const auto caller = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
+  const std::uint64_t t0 = platform::now_ns();
+  const unsigned queued = waiters_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t budget = detail::g_spin_budget_ns.load(std::memory_order_relaxed);
+  std::uint64_t spin_end = t0 + budget;
+  std::uint64_t spins = 0, parks = 0;
+  std::uint32_t want = cpu.tag;  // becomes tag|kParked once we have slept: others may still sleep
+  unsigned backoff = 1;
+  for (;;) {
+    std::uint32_t w = word_.load(std::memory_order_relaxed);
+    if (w == 0) {
+      // free -> held (or held+parked). Acquire pairs with the releaser's store.
+      if (word_.compare_exchange_weak(w, want, std::memory_order_acquire, std::memory_order_relaxed)) break;
+      continue;
+    }
+    if ((++spins & 7) != 0 || platform::now_ns() < spin_end) {
+      for (unsigned i = 0; i < backoff; ++i) platform::cpu_relax();
+      if (backoff < 8) backoff <<= 1;
+      continue;
+    }
+    // Park. held -> held+parked first, so the owner's release takes the waking path.
+    if ((w & kParked) == 0) {
+      if (!word_.compare_exchange_weak(w, w | kParked, std::memory_order_relaxed, std::memory_order_relaxed))
+        continue;
+      w |= kParked;
+    }
+    // A release that read the word just before our CAS stores 0 within a few instructions: look
+    // a few times before sleeping, so that store is seen here rather than missed by a sleeper.
+    bool changed = false;
+    for (int i = 0; i < 4 && !changed; ++i) {
+      platform::cpu_relax();
+      changed = word_.load(std::memory_order_relaxed) != w;
+    }
+    if (!changed) {
+      platform::futex_wait(word_, w, kParkTimeoutNs);
+      ++parks;
+    }
+    want = cpu.tag | kParked;
+    spin_end = platform::now_ns() + budget / 4;  // woken: spin briefly for the hand-over
+    backoff = 1;
+  }
+  waiters_.fetch_sub(1, std::memory_order_relaxed);
+  std::uint16_t id = class_id_.load(std::memory_order_relaxed);
+  if (id == 0) id = register_class();
+  detail::class_note_contended(id, queued, spins, parks, platform::now_ns() - t0, caller);
+#endif
+}
+
+}  // namespace smplock

@@ -1,0 +1,69 @@
+// Linux: futex, clocks, thread ids, signals.
+#include "platform/platform.hpp"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace smplock::platform {
+
+std::uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::uint64_t timeout_ns) {
+  timespec ts{};
+  timespec* tp = nullptr;
+  if (timeout_ns != 0) {
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000u);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000u);
+    tp = &ts;
+  }
+  // std::atomic<uint32_t> has the layout of uint32_t (static_assert below), as futex needs.
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, tp, nullptr, 0);
+}
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+
+void futex_wake(std::atomic<std::uint32_t>& word, int count) {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0);
+}
+
+int thread_id() { return static_cast<int>(syscall(SYS_gettid)); }
+
+bool signal_thread(int tid, int sig) {
+  return syscall(SYS_tgkill, static_cast<int>(getpid()), tid, sig) == 0;
+}
+
+void write_all(int fd, const char* buf, std::size_t len) {
+  while (len > 0) {
+    const ssize_t n = ::write(fd, buf, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    buf += n;
+    len -= static_cast<std::size_t>(n);
+  }
+}
+
+namespace {
+pthread_key_t g_exit_key;
+pthread_once_t g_exit_once = PTHREAD_ONCE_INIT;
+void (*g_exit_fn)(void*) = nullptr;
+void make_key() { pthread_key_create(&g_exit_key, [](void* arg) { g_exit_fn(arg); }); }
+}  // namespace
+
+void register_thread_exit(void (*fn)(void*), void* arg) {
+  g_exit_fn = fn;
+  pthread_once(&g_exit_once, make_key);
+  pthread_setspecific(g_exit_key, arg);
+}
+
+}  // namespace smplock::platform

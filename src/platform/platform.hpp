@@ -1,0 +1,46 @@
+// src/platform/platform.hpp: the only interface to the OS. One implementation file per OS
+// (linux.cpp); every other source goes through these functions.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#if !defined(__linux__)
+#error "smplock: no platform layer for this OS yet (see docs/porting.md)"
+#endif
+
+namespace smplock::platform {
+
+// Monotonic time in nanoseconds (vDSO, no system call on Linux).
+std::uint64_t now_ns();
+
+// Sleeps while *word == expected, at most timeout_ns (0: no limit). Returns early on a wake, a
+// signal, or a changed word; the caller always re-checks.
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::uint64_t timeout_ns);
+// Wakes up to `count` sleepers on the word.
+void futex_wake(std::atomic<std::uint32_t>& word, int count);
+
+// The calling thread's kernel id.
+int thread_id();
+// Sends signal `sig` to thread `tid` of this process. Async-signal-safe.
+bool signal_thread(int tid, int sig);
+
+// Writes all of buf to fd, retrying on EINTR; async-signal-safe, allocates nothing.
+void write_all(int fd, const char* buf, std::size_t len);
+
+// One spin-wait hint to the CPU (x86 `pause`).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#else
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+#endif
+}
+
+// Runs fn(arg) when any thread that called register_thread_exit ends (pthread key destructor).
+void register_thread_exit(void (*fn)(void*), void* arg);
+
+}  // namespace smplock::platform

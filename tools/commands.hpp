@@ -1,0 +1,11 @@
+// The smplock command's subcommands. Each file adds one with its options and its action.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace smplock::tools {
+
+// Each returns the subcommand it added; the action runs after parsing, from main().
+CLI::App* add_levels(CLI::App& app);
+
+}  // namespace smplock::tools
