@@ -1,0 +1,201 @@
+// One death test per rule of DESIGN §2 that the core enforces (R8 is the pool's): each shows the
+// crash and checks that the report names the rule, the locks involved and where they were taken.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "smplock/smplock.hpp"
+
+namespace smplock {
+namespace {
+
+class Rules : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+TEST_F(Rules, R1AcquireBelowTheLevelCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock np(Level::NP, "NP-pool");
+        Lock ps(Level::PS, "PS-proc");
+        (void)np.acquire();
+        (void)ps.acquire();
+      },
+      "R1 acquire upward only.*\n.*at .*rules_test.cpp.*\n  lock +\"PS-proc\" level 0x4a PS(.|\n)*held +1 lock(.|\n)*"
+      "\"NP-pool\" level 0x68 NP(.|\n)*acquired at .*rules_test.cpp");
+}
+
+TEST_F(Rules, R1TryAcquireBelowTheLevelCrashesToo) {
+  EXPECT_DEATH(
+      {
+        Lock qu(Level::QU, "QU");
+        Lock pm(Level::PM, "PM");
+        (void)qu.acquire();
+        Level prev;
+        (void)pm.try_acquire(prev);
+      },
+      "R1 acquire upward only(.|\n)*\"PM\"");
+}
+
+TEST_F(Rules, R2TwoLocksOfOneLevelCrash) {
+  EXPECT_DEATH(
+      {
+        Lock a(Level::PS, "process-A");
+        Lock b(Level::PS, "process-B");
+        (void)a.acquire();
+        (void)b.acquire();
+      },
+      "R2 no lateral locking(.|\n)*lock +\"process-B\"(.|\n)*held +1 lock(.|\n)*\"process-A\"");
+}
+
+TEST_F(Rules, R3ReleaseToOwnLevelWithoutNestingCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock a(Level::TP, "thread-private");
+        (void)a.acquire();
+        a.release(Level::TP);
+      },
+      "R3 nesting(.|\n)*matches no nested acquire(.|\n)*\"thread-private\"");
+}
+
+TEST_F(Rules, R4ReleasingALockNotOwnedCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock a(Level::EV, "event-flag");
+        a.release(Level::Null);
+      },
+      "R4 release the top lock, as its owner(.|\n)*does not own(.|\n)*\"event-flag\"(.|\n)*owner none");
+}
+
+TEST_F(Rules, R4ReleasingAnotherCpusLockCrashes) {
+#ifdef SMPLOCK_UNIPROCESSOR
+  GTEST_SKIP() << "needs a second CPU";
+#endif
+  EXPECT_DEATH(
+      {
+        static Lock a(Level::EV, "event-flag");
+        std::thread([] { (void)a.acquire(); for (;;) std::this_thread::sleep_for(std::chrono::seconds(1)); }).detach();
+        while (a.owner() < 0) std::this_thread::yield();
+        a.release(Level::Null);
+      },
+      "R4 release the top lock, as its owner(.|\n)*does not own(.|\n)*\"event-flag\".*owner cpu");
+}
+
+TEST_F(Rules, R4ReleasingALockThatIsNotTheTopCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock pm(Level::PM, "phys-mem");
+        Lock np(Level::NP, "pool");
+        const Level p = pm.acquire();
+        (void)np.acquire();
+        pm.release(p);
+      },
+      "R4 release the top lock, as its owner(.|\n)*not at the CPU's current level(.|\n)*lock +\"phys-mem\"(.|\n)*"
+      "held +2 locks(.|\n)*\"phys-mem\"(.|\n)*\"pool\"");
+}
+
+TEST_F(Rules, R5ReleasingUpwardCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock se(Level::SE, "security");
+        (void)se.acquire();
+        se.release(Level::HI);
+      },
+      "R5 never release upward or below a held lock(.|\n)*above the CPU's level(.|\n)*previous +0xfc HI");
+}
+
+TEST_F(Rules, R5ReleasingBelowAHeldLockCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock pm(Level::PM, "phys-mem");
+        Lock ps(Level::PS, "proc-state");
+        (void)pm.acquire();
+        (void)ps.acquire();
+        ps.release(Level::Null);
+      },
+      "R5 never release upward or below a held lock(.|\n)*below a lock still held(.|\n)*previous +0x00 Null"
+      "(.|\n)*\"phys-mem\"");
+}
+
+TEST_F(Rules, R6SetSoftintWithALockHeldCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock tc(Level::TC, "com-queue");
+        (void)tc.acquire();
+        set_softint(true);
+      },
+      "R6 softint control only with no locks(.|\n)*at level 0x52 TC(.|\n)*\"com-queue\"");
+}
+
+TEST_F(Rules, R7ThreadEndingWithALockHeldCrashes) {
+  // In the uniprocessor build this thread is the only CPU of the death test's child process.
+  EXPECT_DEATH(
+      {
+        static Lock dv(Level::DV, "device");
+        std::thread([] { (void)dv.acquire(); }).join();
+      },
+      "R7 no lock outlives its CPU(.|\n)*thread is ending while it holds locks(.|\n)*\"device\"");
+}
+
+TEST_F(Rules, R7DestroyingAHeldLockCrashes) {
+  EXPECT_DEATH(
+      {
+        auto* vl = new Lock(Level::VL, "volume");
+        (void)vl->acquire();
+        delete vl;
+      },
+      "R7 no lock outlives its CPU(.|\n)*destroying a lock that is held(.|\n)*\"volume\"");
+}
+
+TEST_F(Rules, R9CheckLevelAtAnotherLevelCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock pt(Level::PT, "page-table");
+        (void)pt.acquire();
+        check_level(Level::GP);
+      },
+      "R9 level assertion(.|\n)*expected +0x40 GP(.|\n)*at level 0x30 PT");
+}
+
+TEST_F(Rules, UnlockOfALockNotHeldCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock a(Level::HT, "handles");
+        a.unlock();
+      },
+      "R4 release the top lock, as its owner");
+}
+
+void print_crash(const CrashInfo& info) {
+  fprintf(stderr, "hook saw rule %d on lock %s, report of %u bytes\n", static_cast<int>(info.rule),
+          info.lock ? info.lock->name() : "-", info.report_length);
+}
+
+TEST_F(Rules, CrashHookSeesTheReportThenTheProgramAborts) {
+  EXPECT_DEATH(
+      {
+        set_crash_hook(print_crash);
+        Lock a(Level::PS, "A");
+        Lock b(Level::PS, "B");
+        (void)a.acquire();
+        (void)b.acquire();
+      },
+      "hook saw rule 2 on lock B, report of [0-9]+ bytes\nsmplock: aborting");
+}
+
+TEST_F(Rules, UniprocessorBuildCrashesWhenASecondCpuAttaches) {
+#ifndef SMPLOCK_UNIPROCESSOR
+  GTEST_SKIP() << "only the uniprocessor build forbids a second CPU";
+#else
+  EXPECT_DEATH(
+      {
+        (void)cpu_index();
+        std::thread([] { (void)cpu_index(); }).join();
+      },
+      "FATAL.*second CPU is attaching to a uniprocessor build");
+#endif
+}
+
+}  // namespace
+}  // namespace smplock
