@@ -56,12 +56,13 @@ void write_all(int fd, const char* buf, std::size_t len) {
 namespace {
 pthread_key_t g_exit_key;
 pthread_once_t g_exit_once = PTHREAD_ONCE_INIT;
-void (*g_exit_fn)(void*) = nullptr;
-void make_key() { pthread_key_create(&g_exit_key, [](void* arg) { g_exit_fn(arg); }); }
+// Every caller passes the same function; atomic only because threads attach concurrently.
+std::atomic<void (*)(void*)> g_exit_fn{nullptr};
+void make_key() { pthread_key_create(&g_exit_key, [](void* arg) { g_exit_fn.load(std::memory_order_relaxed)(arg); }); }
 }  // namespace
 
 void register_thread_exit(void (*fn)(void*), void* arg) {
-  g_exit_fn = fn;
+  g_exit_fn.store(fn, std::memory_order_relaxed);  // ordered before any key destructor by pthread_once
   pthread_once(&g_exit_once, make_key);
   pthread_setspecific(g_exit_key, arg);
 }
