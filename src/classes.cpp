@@ -35,16 +35,18 @@ std::uint16_t class_register(const char* name, Level level) {
   violation(Rule::Fatal, "too many lock classes (raise detail::kMaxClasses)", nullptr, nullptr, {});
 }
 
-void class_note_contended(std::uint16_t id, unsigned queued, std::uint64_t spins, std::uint64_t parks,
-                          std::uint64_t wait_ns, std::uintptr_t caller) {
+void class_note_contended(CpuRecord& cpu, std::uint16_t id, unsigned queued, std::uint64_t spins,
+                          std::uint64_t parks, std::uint64_t wait_ns, std::uintptr_t caller) {
+  // This CPU's own counters (plain load + store, like acquisitions); then the class's shared
+  // maximum and call-site table.
+  bump(cpu.contended[id]);
+  if (spins != 0) bump(cpu.spins[id], spins);
+  if (parks != 0) bump(cpu.parks[id], parks);
+  bump(cpu.wait_ns[id], wait_ns);
+  bump(queued == 0 ? cpu.queued_0[id] : queued == 1 ? cpu.queued_1[id] : queued == 2 ? cpu.queued_2[id] : cpu.queued_3plus[id]);
   ClassRecord& c = g_classes[id];
   constexpr auto r = std::memory_order_relaxed;
-  c.contended.fetch_add(1, r);
-  c.spins.fetch_add(spins, r);
-  c.parks.fetch_add(parks, r);
-  c.wait_ns.fetch_add(wait_ns, r);
   atomic_max(c.max_wait_ns, wait_ns);
-  (queued == 0 ? c.queued_0 : queued == 1 ? c.queued_1 : queued == 2 ? c.queued_2 : c.queued_3plus).fetch_add(1, r);
   for (CallSite& s : c.sites) {
     std::uintptr_t pc = s.pc.load(std::memory_order_acquire);
     if (pc == 0 && s.pc.compare_exchange_strong(pc, caller, std::memory_order_acq_rel)) pc = caller;

@@ -155,14 +155,14 @@ void violation(Rule rule, const char* what, const Lock* lock, CpuRecord* cpu, st
       if (e.lock == nullptr) continue;
       out.str("\n    ");
       out.lock(e.lock);
-      if (e.nest != 0) {
+      if (e.nest() != 0) {
         out.str(" nested ");
-        out.dec(e.nest);
+        out.dec(e.nest());
       }
       out.str("\n        acquired at ");
       out.where(e.where);
       out.str(", previous level ");
-      out.level(to_int(e.previous));
+      out.level(to_int(e.previous()));
     }
     const std::uint32_t pending = cpu->pending.load(std::memory_order_relaxed);
     out.str("\n  pending  ");

@@ -45,9 +45,9 @@ extern ClassRecord g_classes[kMaxClasses];
 // Finds or adds class (name, level); returns its id (1..kMaxClasses-1). Lock-free, async-signal-safe.
 std::uint16_t class_register(const char* name, Level level);
 
-// Records one contended acquisition of class `id`.
-void class_note_contended(std::uint16_t id, unsigned queued, std::uint64_t spins, std::uint64_t parks,
-                          std::uint64_t wait_ns, std::uintptr_t caller);
+// Records one contended acquisition of class `id` by `cpu` (the calling CPU).
+void class_note_contended(CpuRecord& cpu, std::uint16_t id, unsigned queued, std::uint64_t spins,
+                          std::uint64_t parks, std::uint64_t wait_ns, std::uintptr_t caller);
 
 // Raises an atomic maximum.
 inline void atomic_max(std::atomic<std::uint64_t>& m, std::uint64_t v) {

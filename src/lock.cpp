@@ -42,7 +42,10 @@ std::uint16_t Lock::register_class() {
   return id;
 }
 
-void Lock::start_hold_timing(HeldEntry& e) { e.acquired_ns = platform::now_ns() | 1; }
+void Lock::start_hold_timing(HeldEntry& e) {
+  e.acquired_ns = platform::now_ns();
+  e.state |= HeldEntry::kTimed;
+}
 
 Level Lock::acquire_slow(CpuRecord& cpu, std::source_location where) {
   const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
@@ -53,7 +56,7 @@ Level Lock::acquire_slow(CpuRecord& cpu, std::source_location where) {
   if (e.lock != this || owner() != cpu.index)
     detail::violation(Rule::R2_NoLateralLocking,
                       "acquiring a lock at the CPU's current level that this CPU does not own", this, &cpu, where);
-  ++e.nest;  // R3: re-acquiring the top lock is a no-op
+  e.state += HeldEntry::kNestOne;  // R3: re-acquiring the top lock is a no-op
   return static_cast<Level>(current);
 }
 
@@ -77,30 +80,32 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
                       "releasing a lock that is not at the CPU's current level (not the top lock)", this, &cpu,
                       where);
   if (previous == level_) {
-    if (e.nest == 0)
+    if (e.nest() == 0)
       detail::violation(Rule::R3_Nesting, "release to the lock's own level matches no nested acquire", this, &cpu,
                         where);
-    --e.nest;  // the nested acquire's matching release: a no-op
+    e.state -= HeldEntry::kNestOne;  // the nested acquire's matching release: a no-op
     return;
   }
   if (previous > level_)
     detail::violation(Rule::R5_ReleaseDownward, "releasing to a level above the CPU's level", this, &cpu, where,
                       "previous", to_int(previous));
-  if (const int next = next_held_level(cpu, mine); next >= 0 && to_int(previous) < next)
+  // The level acquire() returned is at or above every lock held below, so only another `previous`
+  // needs the scan for the next held lock (hold-timed releases come here every time).
+  if (const int next = previous == e.previous() ? -1 : next_held_level(cpu, mine);
+      next >= 0 && to_int(previous) < next)
     detail::violation(Rule::R5_ReleaseDownward, "releasing to a level below a lock still held", this, &cpu, where,
                       "previous", to_int(previous));
-  if (e.acquired_ns != 0) {
+  if ((e.state & HeldEntry::kTimed) != 0) {
     const std::uint64_t held_ns = platform::now_ns() - e.acquired_ns;
     const std::uint16_t id = class_id();
     detail::bump(cpu.hold_ns[id], held_ns);
     detail::bump(cpu.hold_samples[id]);
     if (held_ns > cpu.max_hold_ns[id].load(std::memory_order_relaxed))
       cpu.max_hold_ns[id].store(held_ns, std::memory_order_relaxed);
-    e.acquired_ns = 0;
   }
   // A nested count left over here means unlock()/release() pairs were mismatched; the outermost
   // release with the acquire's own `previous` ends them all.
-  e.nest = 0;
+  e.state = 0;
   e.lock = nullptr;
 #ifdef SMPLOCK_UNIPROCESSOR
   word_.store(0, std::memory_order_relaxed);
@@ -130,11 +135,11 @@ void Lock::release_word_slow(CpuRecord& cpu, Level previous, std::source_locatio
 void Lock::unlock(std::source_location where) {
   CpuRecord& cpu = detail::this_cpu();
   HeldEntry& e = cpu.held[to_int(level_)];
-  if (e.lock == this && e.nest > 0) {
-    --e.nest;
+  if (e.lock == this && e.nest() > 0) {
+    e.state -= HeldEntry::kNestOne;
     return;
   }
-  release(e.lock == this ? e.previous : Level::Null, where);  // the rules judge a bad unlock()
+  release(e.lock == this ? e.previous() : Level::Null, where);  // the rules judge a bad unlock()
 }
 
 // The contended acquire: test-and-test-and-set with pause and exponential backoff for a time
@@ -146,7 +151,9 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
 #else
   const auto caller = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
   const std::uint64_t t0 = platform::now_ns();
+#ifndef SMPLOCK_NO_COUNTERS  // the counters-off benchmark build (bench/parts/stats.cmake) counts nothing
   const unsigned queued = waiters_.fetch_add(1, std::memory_order_relaxed);
+#endif
   const std::uint64_t budget = detail::g_spin_budget_ns.load(std::memory_order_relaxed);
   std::uint64_t spin_end = t0 + budget;
   std::uint64_t spins = 0, parks = 0;
@@ -185,10 +192,15 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
     spin_end = platform::now_ns() + budget / 4;  // woken: spin briefly for the hand-over
     backoff = 1;
   }
+#ifndef SMPLOCK_NO_COUNTERS
   waiters_.fetch_sub(1, std::memory_order_relaxed);
   std::uint16_t id = class_id_.load(std::memory_order_relaxed);
   if (id == 0) id = register_class();
-  detail::class_note_contended(id, queued, spins, parks, platform::now_ns() - t0, caller);
+  detail::class_note_contended(cpu, id, queued, spins, parks, platform::now_ns() - t0, caller);
+#else
+  (void)caller;
+  (void)parks;
+#endif
 #endif
 }
 

@@ -7,5 +7,7 @@ namespace smplock::tools {
 
 // Each returns the subcommand it added; the action runs after parsing, from main().
 CLI::App* add_levels(CLI::App& app);
+CLI::App* add_report(CLI::App& app);
+CLI::App* add_pound(CLI::App& app);
 
 }  // namespace smplock::tools

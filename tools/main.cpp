@@ -8,6 +8,8 @@ int main(int argc, char** argv) {
   CLI::App app{"smplock: SMP lock levels from the OZONE kernel, measured on your machine"};
   app.require_subcommand(1);
   smplock::tools::add_levels(app);
+  smplock::tools::add_report(app);
+  smplock::tools::add_pound(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

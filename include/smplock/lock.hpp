@@ -62,7 +62,9 @@ class Lock {
 
   // Standard lockable interface, so std::lock_guard and std::unique_lock work. The level to return
   // to is kept in the CPU's held-lock record.
-  void lock(std::source_location where = std::source_location::current()) { (void)acquire(where); }
+  [[gnu::always_inline]] void lock(std::source_location where = std::source_location::current()) {
+    (void)acquire(where);
+  }
   void unlock(std::source_location where = std::source_location::current());
   bool try_lock(std::source_location where = std::source_location::current()) {
     Level ignored;
@@ -90,17 +92,23 @@ class Lock {
   void wait_for_word(detail::CpuRecord& cpu);
   void release_word_slow(detail::CpuRecord& cpu, Level previous, std::source_location where);
   std::uint16_t register_class();
-  void note_acquired(detail::CpuRecord& cpu, Level previous, std::source_location where) {
-    detail::HeldEntry& e = cpu.held[to_int(level_)];
+  void note_acquired(detail::CpuRecord& cpu, std::uint8_t mine, Level previous, std::source_location where) {
+    detail::HeldEntry& e = cpu.held[mine];
     e.lock = this;
     e.where = where;
-    e.previous = previous;
-    e.nest = 0;
-    e.acquired_ns = 0;
+    e.state = to_int(previous);  // not nested, not timed
+#ifndef SMPLOCK_NO_COUNTERS  // defined only by the counters-off benchmark build
     std::uint16_t id = class_id_.load(std::memory_order_relaxed);
     if (id == 0) [[unlikely]]
       id = register_class();
-    detail::bump(cpu.acquisitions[id]);
+    // This CPU's own counter: a plain load and store. Its old value also picks the nesting samples
+    // (1 in 64), so sampling costs a test on a register, not another memory access.
+    std::atomic<std::uint64_t>& count = cpu.acquisitions[std::size_t{id}];  // size_t: one lea
+    const std::uint64_t n = count.load(std::memory_order_relaxed);
+    count.store(n + 1, std::memory_order_relaxed);
+    if ((n & detail::kNestSampleMask) == 0) [[unlikely]]
+      detail::sample_nesting(cpu, id, to_int(previous));
+#endif
     if (detail::g_hold_timing.load(std::memory_order_relaxed)) [[unlikely]]
       start_hold_timing(e);
   }
@@ -118,7 +126,9 @@ class Lock {
 
 // --- fast paths --------------------------------------------------------------------------------
 
-inline Level Lock::acquire(std::source_location where) {
+// Always inlined, in every build (-O0 and sanitizers included): the contended path names its call
+// site by its return address (stats call sites), which must land in the caller's code.
+[[gnu::always_inline]] inline Level Lock::acquire(std::source_location where) {
   detail::CpuRecord& cpu = detail::this_cpu();
   const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
   const std::uint8_t mine = to_int(level_);
@@ -140,7 +150,7 @@ inline Level Lock::acquire(std::source_location where) {
                                      std::memory_order_relaxed)) [[unlikely]]
     wait_for_word(cpu);
 #endif
-  note_acquired(cpu, static_cast<Level>(current), where);
+  note_acquired(cpu, mine, static_cast<Level>(current), where);
   return static_cast<Level>(current);
 }
 
@@ -150,8 +160,8 @@ inline void Lock::release(Level previous, std::source_location where) {
   detail::HeldEntry& e = cpu.held[mine];
   // The common case: this lock is the top one, released to the level its acquire returned, not
   // nested, not timed. Anything else (and every broken rule) goes to the slow path.
-  if (cpu.level.load(std::memory_order_relaxed) != mine || e.lock != this ||
-      e.previous != previous || e.nest != 0 || e.acquired_ns != 0) [[unlikely]]
+  if (cpu.level.load(std::memory_order_relaxed) != mine || e.lock != this || e.state != to_int(previous))
+      [[unlikely]]
     return release_slow(cpu, previous, where);
   e.lock = nullptr;
 #ifdef SMPLOCK_UNIPROCESSOR
@@ -174,10 +184,10 @@ inline void Lock::release(Level previous, std::source_location where) {
 inline bool Lock::try_acquire(Level& previous, std::source_location where) {
   detail::CpuRecord& cpu = detail::this_cpu();
   const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
-  if (to_int(level_) <= current || word_.load(std::memory_order_relaxed) != 0)
-      [[unlikely]]
+  const std::uint8_t mine = to_int(level_);
+  if (mine <= current || word_.load(std::memory_order_relaxed) != 0) [[unlikely]]
     return try_acquire_slow(cpu, previous, where);
-  cpu.level.store(to_int(level_), std::memory_order_relaxed);
+  cpu.level.store(mine, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
 #ifdef SMPLOCK_UNIPROCESSOR
   word_.store(cpu.tag, std::memory_order_relaxed);
@@ -192,7 +202,7 @@ inline bool Lock::try_acquire(Level& previous, std::source_location where) {
     return false;
   }
 #endif
-  note_acquired(cpu, static_cast<Level>(current), where);
+  note_acquired(cpu, mine, static_cast<Level>(current), where);
   previous = static_cast<Level>(current);
   return true;
 }
@@ -202,7 +212,7 @@ inline bool Lock::try_acquire(Level& previous, std::source_location where) {
 // Guard: acquire on construction, release on destruction.
 class [[nodiscard]] Guard {
  public:
-  explicit Guard(Lock& lock, std::source_location where = std::source_location::current())
+  [[gnu::always_inline]] explicit Guard(Lock& lock, std::source_location where = std::source_location::current())
       : lock_(lock), previous_(lock.acquire(where)) {}
   ~Guard() { lock_.release(previous_); }
   Guard(const Guard&) = delete;

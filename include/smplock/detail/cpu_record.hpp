@@ -46,9 +46,18 @@ inline constexpr std::uint32_t kPendingLowipl = 1u << 17;   // lowipl routines q
 struct HeldEntry {
   const Lock* lock = nullptr;      // nullptr: no lock held at this level
   std::source_location where{};    // the acquire's call site
-  std::uint64_t acquired_ns = 0;   // nonzero only while hold timing is on
-  std::uint32_t nest = 0;          // nested (R3) acquires not yet released
-  Level previous = Level::Null;    // the level acquire() returned
+  // The level acquire() returned (bits 0-7), nested (R3) acquires not yet released (bits 8-39),
+  // and whether the hold is being timed (kTimed). Packed so that release's fast path checks all
+  // three with one compare: state == previous means "right level, not nested, not timed".
+  std::uint64_t state = 0;
+  std::uint64_t acquired_ns = 0;   // valid only when state has kTimed
+
+  static constexpr std::uint64_t kNestOne = 1ull << 8;
+  static constexpr std::uint64_t kNestMask = 0xFFFFFFFFull << 8;
+  static constexpr std::uint64_t kTimed = 1ull << 40;
+
+  Level previous() const { return static_cast<Level>(state & 0xFF); }
+  std::uint32_t nest() const { return static_cast<std::uint32_t>((state & kNestMask) >> 8); }
 };
 
 struct alignas(64) CpuRecord {

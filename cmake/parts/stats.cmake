@@ -1,0 +1,31 @@
+# Contention statistics (issue 4): the snapshot lives in the core library (no third-party code);
+# the report (text, JSON, SVG, symbolized call sites) is a library of its own, smplock::report.
+target_sources(smplock PRIVATE ${PROJECT_SOURCE_DIR}/src/stats.cpp)
+
+find_package(nlohmann_json 3 CONFIG REQUIRED)
+find_package(fmt CONFIG REQUIRED)
+# elfutils' libdw names call sites' file:line; without it the report names functions only (dladdr).
+find_package(PkgConfig)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(SMPLOCK_LIBDW IMPORTED_TARGET libdw)
+endif()
+
+add_library(smplock_report
+  ${PROJECT_SOURCE_DIR}/report/analysis.cpp
+  ${PROJECT_SOURCE_DIR}/report/text.cpp
+  ${PROJECT_SOURCE_DIR}/report/json.cpp
+  ${PROJECT_SOURCE_DIR}/report/svg.cpp
+  ${PROJECT_SOURCE_DIR}/report/symbolize.cpp)
+add_library(smplock::report ALIAS smplock_report)
+target_include_directories(smplock_report PUBLIC
+  $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/report/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+target_compile_options(smplock_report PRIVATE -Wall -Wextra -Wpedantic)
+target_link_libraries(smplock_report PUBLIC smplock::smplock
+                      PRIVATE nlohmann_json::nlohmann_json fmt::fmt ${CMAKE_DL_LIBS})
+if(SMPLOCK_LIBDW_FOUND)
+  target_link_libraries(smplock_report PRIVATE PkgConfig::SMPLOCK_LIBDW)
+  target_compile_definitions(smplock_report PRIVATE SMPLOCK_HAVE_LIBDW=1)
+else()
+  message(STATUS "smplock: libdw not found; report call sites get function names only (apt-get install libdw-dev)")
+endif()
+set_target_properties(smplock_report PROPERTIES EXPORT_NAME report)

@@ -1,0 +1,147 @@
+// The text report: the table sorted by contention with the budget marked, the split and "too
+// many locks" candidates, the per-level view (OZONE's smplevel[XX] dump) and every counter of each
+// class, the last generated from the counter list.
+#include <fmt/format.h>
+
+#include "smplock/report.hpp"
+
+namespace smplock::stats {
+namespace {
+
+std::string level_label(Level l) {
+  return fmt::format("{:02X} {}", to_int(l), level_name(l));
+}
+
+// "f<std::pair<int, long> >::g()" -> "f<>::g()": template arguments make names long and say little.
+std::string without_template_arguments(const std::string& name) {
+  std::string out;
+  int depth = 0;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char ch = name[i];
+    // "operator<", "operator<<" and "operator->" are names, not brackets.
+    if (name.compare(i, 8, "operator") == 0) {
+      std::size_t j = i + 8;
+      while (j < name.size() && (name[j] == '<' || name[j] == '>' || name[j] == '-' || name[j] == '=')) ++j;
+      if (depth == 0) out.append(name, i, j - i);
+      i = j - 1;
+      continue;
+    }
+    if (ch == '<') {
+      if (depth++ == 0) out += '<';
+    } else if (ch == '>' && depth > 0) {
+      if (--depth == 0) out += '>';
+    } else if (depth == 0) {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::string site_label(const CallSite& site) {
+  std::string s = site.function.empty() ? fmt::format("0x{:x}", site.pc) : without_template_arguments(site.function);
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  if (!site.file.empty()) {
+    const auto slash = site.file.rfind('/');
+    s += fmt::format(" ({}:{})", slash == std::string::npos ? site.file : site.file.substr(slash + 1), site.line);
+  }
+  return s;
+}
+
+std::string ratio(std::uint64_t part, std::uint64_t whole) {
+  return whole == 0 ? std::string("-") : fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+}
+
+}  // namespace
+
+void report_text(const Snapshot& s, const Sink& out, const ReportOptions& options) {
+  const Analysis a = analyze(s, options);
+  const auto line = [&](std::string_view text) {
+    out(text);
+    out("\n");
+  };
+  line(fmt::format("smplock contention report: window {}, {} CPUs ({} processors), hold timing {}",
+                   format_ns(static_cast<double>(s.window_ns())), s.cpus, s.processors, s.hold_timing ? "on" : "off"));
+  line(fmt::format("contention = wait time / (window x CPUs); budget {:.2f}% per class (marked !); total {:.3f}%",
+                   options.budget_percent, a.total_percent));
+  line(fmt::format("usually inside: the class most often held directly below (sampled 1 in {}); * marks one lock "
+                   "too many", s.nest_sample_period));
+  line("");
+  line(fmt::format("{:<20} {:<9} {:>9} {:1} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6} {:>19}  {}",
+                   "class", "level", "contend%", "", "acquired", "contended", "rate", "wait", "max wait",
+                   "hold", "max hold", "spins", "parks", "queued 0/1/2/3+", "usually inside"));
+  for (const ClassVerdict& v : a.classes) {
+    const Counters& c = v.cls->counters;
+    const std::string inside =
+        v.usual_parent == nullptr
+            ? std::string("-")
+            : fmt::format("{} ({}) {:.0f}%{}", v.usual_parent->name, level_name(v.usual_parent->level),
+                          100 * v.parent_share, v.too_many ? " *" : "");
+    line(fmt::format("{:<20} {:<9} {:>8.3f}% {:1} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6} {:>19}  {}",
+                     v.cls->name.substr(0, 20), level_label(v.cls->level), v.contention_percent, v.split ? "!" : "",
+                     format_count(c.acquisitions), format_count(c.contended), ratio(c.contended, c.acquisitions),
+                     format_ns(static_cast<double>(c.wait_ns)), format_ns(static_cast<double>(c.max_wait_ns)),
+                     c.hold_samples != 0 ? format_ns(static_cast<double>(c.hold_ns)) : std::string("-"),
+                     c.hold_samples != 0 ? format_ns(static_cast<double>(c.max_hold_ns)) : std::string("-"),
+                     format_count(c.spins), format_count(c.parks),
+                     fmt::format("{}/{}/{}/{}", format_count(c.queued_0), format_count(c.queued_1),
+                                 format_count(c.queued_2), format_count(c.queued_3plus)),
+                     inside));
+    std::size_t shown = 0;
+    for (const CallSite& site : v.cls->call_sites) {
+      if (shown++ == options.call_sites) break;
+      line(fmt::format("    {:>9} from {}", format_count(site.count), site_label(site)));
+    }
+    if (v.cls->other_sites != 0) line(fmt::format("    {:>9} from other call sites", format_count(v.cls->other_sites)));
+  }
+  if (a.classes.empty()) line("(no lock was taken in the window)");
+
+  line("");
+  if (a.split.empty()) {
+    line(fmt::format("split candidates: none (every class is within the {:.2f}% budget)", options.budget_percent));
+  } else {
+    line(fmt::format("split candidates (over the {:.2f}% budget; split the data these locks protect):", options.budget_percent));
+    for (const ClassVerdict& v : a.split)
+      line(fmt::format("  {} at {}: {:.3f}% of CPU time waiting, {} of acquisitions contended", v.cls->name,
+                       level_label(v.cls->level), v.contention_percent,
+                       ratio(v.cls->counters.contended, v.cls->counters.acquisitions)));
+  }
+  if (a.too_many.empty()) {
+    line(fmt::format("too many locks: none (no class is taken inside the same other class {:.0f}% of the time)",
+                     100 * options.nested_share));
+  } else {
+    line(fmt::format("too many locks (taken directly inside the same class >= {:.0f}% of the time; the outer lock "
+                     "already serialises them, so fold them into it):", 100 * options.nested_share));
+    for (const ClassVerdict& v : a.too_many)
+      line(fmt::format("  {} at {} inside {} at {}: {:.1f}% of {} samples", v.cls->name, level_label(v.cls->level),
+                       v.usual_parent->name, level_label(v.usual_parent->level), 100 * v.parent_share,
+                       v.cls->counters.nest_samples));
+  }
+
+  line("");
+  line("per level:");
+  for (const LevelStats& l : s.levels) {
+    const Counters& c = l.counters;
+    if (!options.show_idle && c.acquisitions == 0 && c.contended == 0) continue;
+    line(fmt::format("  smplevel[{:02X}] {:<7} classes {:>3}  acquired {:>9}  contended {:>9} {:>7}  wait {:>10} "
+                     "({:.3f}%)  max wait {:>10}  irq deferred {:>7}  irq delay {:>10}",
+                     to_int(l.level), level_name(l.level), l.classes, format_count(c.acquisitions),
+                     format_count(c.contended), ratio(c.contended, c.acquisitions),
+                     format_ns(static_cast<double>(c.wait_ns)), s.contention_percent(c),
+                     format_ns(static_cast<double>(c.max_wait_ns)), format_count(c.irq_deferred),
+                     format_ns(static_cast<double>(c.irq_delay_ns))));
+  }
+
+  line("");
+  line("every counter, per class:");
+  for (const ClassVerdict& v : a.classes) {
+    std::string text = fmt::format("  {} ({}):", v.cls->name, level_label(v.cls->level));
+    for (const CounterInfo& info : kCounters) text += fmt::format(" {}={}", info.key, v.cls->counters.*info.member);
+    line(text);
+  }
+}
+
+void report_text(const Snapshot& s, std::FILE* out, const ReportOptions& options) {
+  report_text(s, [out](std::string_view text) { std::fwrite(text.data(), 1, text.size(), out); }, options);
+}
+
+}  // namespace smplock::stats

@@ -1,0 +1,50 @@
+// src/irq_internal.hpp: what the interrupt sources (irq.cpp, irq_lowipl.cpp, irq_signal.cpp)
+// share.
+//
+//   checked_cpu()        a raise's or request's target, crashing on an index not attached.
+//   kick()               sends the interrupt signal to another CPU's thread.
+//   run_software()       the Null-level work: softint routine and lowipl queue.
+//   run_lowipl_queue()   this CPU's queued lowipl routines, in order.
+//   install_signal()     the signal handler, installed once; unblock_signal() for this thread.
+#pragma once
+
+#include "internal.hpp"
+
+namespace smplock::detail {
+
+// The target CPU of a raise or softint request; a fatal crash if `index` names no attached CPU.
+CpuRecord& checked_cpu(int index, const char* who);
+
+// Sends the interrupt signal to `target`'s thread. Async-signal-safe. A thread that has just
+// ended is skipped: whatever it left pending is delivered by the next thread to take its index.
+void kick(CpuRecord& target);
+
+// Runs the softint routine and the lowipl queue if pending. Called at Null by the delivery loop;
+// raises the CPU to Softint for the routines and leaves it at Null.
+void run_software(CpuRecord& cpu);
+
+// Runs every lowipl routine queued on `cpu` whose call has finished queueing, oldest first.
+// Called at Softint.
+void run_lowipl_queue(CpuRecord& cpu);
+
+// After a softint or lowipl routine returns: it must have left the CPU with no lock held.
+void check_routine_returned(CpuRecord& cpu, const char* what);
+
+// The delivery loop (irq.cpp): delivers what the CPU's level allows, highest first.
+// `own_loop`: run a loop even if one is already running on this CPU at the same level further
+// down the stack (the signal handler, and calls that promise delivery before they return: a raise,
+// request or call on the CPU itself). Without it (the release paths), a delivery that returns to
+// the base level of a running loop leaves the work to that loop, which looks again when the
+// release returns to it: that keeps the stack flat however many interrupts arrive.
+void deliver_loop(CpuRecord& cpu, bool own_loop);
+
+// Installs the signal handler once per process (idempotent, thread-safe), and makes sure the
+// calling thread does not block the signal.
+void install_signal();
+void unblock_signal();
+// The signal handler's body (irq.cpp): errno is already saved by the caller.
+void on_interrupt_signal();
+
+extern std::atomic<int> g_irq_signal;
+
+}  // namespace smplock::detail

@@ -1,0 +1,72 @@
+// The interrupt signal: installing its handler once per process, keeping it unblocked on every
+// CPU's thread, and the handler itself. The only interrupt code that calls the OS's signal API.
+// (Linux and any POSIX system with sigaction and pthread_sigmask.)
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+
+#include "irq_internal.hpp"
+#include "platform/platform.hpp"
+#include "smplock/irq.hpp"
+
+namespace smplock {
+namespace detail {
+namespace {
+
+// 0: not installed, 1: being installed, 2: installed. The signal number is fixed from 1 on.
+std::atomic<int> g_install_state{0};
+
+void handle_signal(int, siginfo_t*, void*) {
+  const int saved_errno = errno;  // the interrupted code may be between a call and its errno check
+  on_interrupt_signal();
+  errno = saved_errno;
+}
+
+}  // namespace
+
+void install_signal() {
+  // Acquire pairs with the installer's release: once we see 2, the handler is in place.
+  if (g_install_state.load(std::memory_order_acquire) == 2) return;
+  int expected = 0;
+  if (g_install_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    struct sigaction sa {};
+    sa.sa_sigaction = handle_signal;
+    sigemptyset(&sa.sa_mask);
+    // SA_RESTART: a CPU blocked in a restartable call resumes it after the handler.
+    // SA_NODEFER: a signal for a higher line may interrupt the handler while it runs a lower
+    // line's handlers; the level (not the signal mask) decides what may nest.
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+    if (sigaction(irq::signal_number(), &sa, nullptr) != 0)
+      violation(Rule::Fatal, "irq: sigaction() failed for the interrupt signal", nullptr, nullptr, {});
+    g_install_state.store(2, std::memory_order_release);
+    return;
+  }
+  while (g_install_state.load(std::memory_order_acquire) != 2) platform::cpu_relax();
+}
+
+void unblock_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, irq::signal_number());
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+}  // namespace detail
+
+namespace irq {
+
+void set_signal(int signo) {
+  if (signo <= 0 || signo > SIGRTMAX || signo == SIGKILL || signo == SIGSTOP) [[unlikely]]
+    detail::violation(Rule::Fatal, "irq::set_signal(): not a signal that can be caught", nullptr,
+                      detail::this_cpu_if_attached(), {}, "signal", signo);
+  if (detail::g_install_state.load(std::memory_order_acquire) != 0) {
+    if (signo == signal_number()) return;
+    detail::violation(Rule::Fatal, "irq::set_signal() after the interrupt signal is in use (call it first)", nullptr,
+                      detail::this_cpu_if_attached(), {}, "signal", signo);
+  }
+  detail::g_irq_signal.store(signo, std::memory_order_relaxed);
+}
+
+}  // namespace irq
+}  // namespace smplock

@@ -1,0 +1,1111 @@
+// The non-paged pool: per-CPU free lists used under the pool's level (the fast path), lock-free
+// remote frees, the depot and page heap under the pool's lock, huge blocks from the OS, guard
+// bands, and the thread-exit hand-back.
+//
+// A small block's life. malloc pops the CPU's free list for the class. When the list is empty the
+// CPU looks, in order and without a lock: at its inbox (blocks of its own slabs that other CPUs
+// freed), at the orphans (blocks freed to CPUs whose thread has ended), at the slab it is carving.
+// Only then does it take the pool's lock, for a chain from the depot or a new slab. free pushes
+// onto the CPU's list when the CPU owns the block's slab; otherwise the block joins a batch for
+// its owner, pushed to the owner's inbox in one CAS every kOutBatch blocks. A list that grows past
+// its class's limit drains three quarters of itself to the depot under the lock.
+//
+// Memory orders, once for the whole file (each site that differs says why):
+//   - counters (CpuCache, LocalList, PoolState's): relaxed. They order nothing; a CPU's own are
+//     bumped with a plain load and store (only it writes them), shared ones with fetch_add.
+//   - ps.cpus[i] / t_np_cache on the fast paths: relaxed. The pointer was stored by this same
+//     thread (claim), or by the index's previous thread, which the core's index hand-over (release
+//     when freed, acquire when taken) orders before us.
+//   - ps.all[i]: release when published, acquire when another CPU loads it to push to its inbox.
+//   - ps.base / ps.frontier: base is read relaxed and only used with a frontier loaded with
+//     acquire (pairs with the release in alloc_pages); a block's own hand-over between threads
+//     orders its page's descriptor in any case.
+//   - inboxes, orphans, deferred_large: CAS push (release at least; seq_cst for inboxes, see
+//     rescue_if_vacant), exchange take (acquire): the taker sees the links the pusher wrote.
+//   - g_debug: relaxed, a switch that orders nothing (a block's kind is in the block).
+#include "npp/pool.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "internal.hpp"
+#include "platform/platform.hpp"
+
+namespace smplock::npp::detail {
+
+using smplock::detail::attach_this_thread;
+using smplock::detail::bump;
+using smplock::detail::tls_cpu;
+
+namespace {
+
+constexpr std::size_t kGiB = std::size_t{1} << 30;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr std::size_t kDefaultReserve = 8 * kGiB;  // sanitizers shadow what is mapped: stay modest
+#else
+constexpr std::size_t kDefaultReserve = 64 * kGiB;
+#endif
+constexpr std::size_t kPoolReserve = 4 * kGiB;
+constexpr std::size_t kMinReserve = 64 << 20;
+constexpr std::size_t kOsPage = 4096;
+constexpr std::size_t kHugeHeader = 4096;       // the HugeRecord's page in front of a huge block
+constexpr std::uint32_t kOutBatch = 32;         // remote frees gathered before one push
+constexpr unsigned kReleasePages = 16;          // free large spans this long go back to the OS
+
+// Debug guard bands: [magic ^ block][requested size][quota][poison 8] user bytes [poison to end]
+constexpr std::size_t kGuardHead = 32;
+constexpr std::size_t kGuardTailMin = 16;
+constexpr std::uint64_t kGuardMagic = 0x9e3779b97f4a7c15ull;
+constexpr std::uint8_t kGuardPoison = 0xAB;
+constexpr std::uint8_t kFreePoison = 0xDD;
+constexpr std::uint64_t kGuardPoison8 = 0xABABABABABABABABull;
+
+std::atomic<bool> g_debug{false};
+
+// A copy of the class table with internal linkage: the fast paths address it directly, not
+// through the GOT as they would the header's inline variable.
+constexpr ClassTable kT = make_class_table();
+inline unsigned local_class_of(std::size_t n) { return kT.by16[(n + 15) >> 4]; }
+
+// What the free fast path needs of a class, in one 16-byte entry (one base register, one index).
+struct FreeInfo {
+  std::uint64_t recip;
+  std::uint32_t size;
+  std::uint32_t end;
+};
+constexpr auto make_free_info() {
+  struct Table {
+    FreeInfo at[kSizeClasses];
+  } t{};
+  for (unsigned c = 0; c < kSizeClasses; ++c) t.at[c] = FreeInfo{kT.recip[c], kT.size[c], kT.end[c]};
+  return t;
+}
+constexpr auto kFree = make_free_info();
+
+// This thread's exit hook: 0 not armed yet, 1 armed, 2 already run (the thread is ending; later
+// calls still work but are not handed back again). Initial-exec: read on the fast path.
+__thread int t_exit_state __attribute__((tls_model("initial-exec"))) = 0;
+
+// The default pool's cache of this thread's CPU, so the fast paths need not go CPU -> index ->
+// table. Valid only while its index is the CPU's (a thread that detached and attached again may
+// have another index): the fast paths check that, claim() sets it, the exit hand-back clears it.
+__thread CpuCache* t_np_cache __attribute__((tls_model("initial-exec"))) = nullptr;
+
+// The default pool: constant-initialised (a preloaded malloc is called before any constructor
+// runs) and never destroyed (threads may still free while the program exits).
+union DefaultStorage {
+  PoolState state;
+  constexpr DefaultStorage() : state(Level::NP, "NP", 0) {}
+  ~DefaultStorage() {}
+};
+constinit DefaultStorage g_default;
+
+inline std::uint8_t level_of(const PoolState& ps) { return to_int(ps.level); }
+
+// Raising the CPU to the pool's level keeps every handler that could use the pool off this CPU;
+// the signal fence keeps the compiler from moving the list work above the store (a handler is
+// this same CPU, so a compiler fence is all the ordering needed).
+inline void raise_to(CpuRecord& cpu, std::uint8_t level) {
+  cpu.level.store(level, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+// Back down: the fence first (the list work stays above the store), then interrupts that came
+// meanwhile and that the lower level allows.
+inline void lower_to(CpuRecord& cpu, std::uint8_t level) {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  cpu.level.store(level, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (cpu.pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    smplock::detail::deliver_pending(cpu);
+}
+
+inline std::uintptr_t key_of(const PoolState& ps, const void* b) {
+  return reinterpret_cast<std::uintptr_t>(b) ^ ps.secret;
+}
+
+inline char* span_addr(const PoolState& ps, const Span* s) {
+  return ps.base.load(std::memory_order_relaxed) + (static_cast<std::size_t>(s - ps.spans) << kPageShift);
+}
+
+[[noreturn]] __attribute__((cold)) void crash(PoolState& ps, Rule rule, const char* what, CpuRecord* cpu,
+                                              std::source_location where) {
+  smplock::detail::violation(rule, what, &ps.lock, cpu, where, "pool", level_of(ps));
+}
+
+[[noreturn]] __attribute__((cold)) void r8(PoolState& ps, CpuRecord* cpu, const char* what,
+                                           std::source_location where) {
+  crash(ps, Rule::R8_PoolBelowNP, what, cpu, where);
+}
+
+void* out_of_memory(PoolState& ps, CpuRecord* cpu, bool crash_on_oom, std::source_location where) {
+  if (crash_on_oom)
+    crash(ps, Rule::Fatal, "npp: out of memory (the pool's address space or the OS is exhausted)", cpu, where);
+  return nullptr;
+}
+
+Block* chain_tail(Block* head, std::uint32_t& count) {
+  count = 1;
+  while (head->next != nullptr) {
+    head = head->next;
+    ++count;
+  }
+  return head;
+}
+
+// Pushes the chain head..tail onto a lock-free list. seq_cst: an inbox push must be ordered
+// before the pusher's check of the owner's `vacant` flag (Dekker with the owner's exit, see
+// flush_cpu()); release at least, so the taker sees the links.
+void push_chain(std::atomic<Block*>& list, Block* head, Block* tail) {
+  Block* old = list.load(std::memory_order_relaxed);
+  do {
+    tail->next = old;
+  } while (!list.compare_exchange_weak(old, head, std::memory_order_seq_cst, std::memory_order_relaxed));
+}
+
+// After pushing to a CPU's inbox: if that CPU's thread has ended (and may have already emptied
+// the inbox for the last time), take the inbox back and leave it with the orphans instead.
+void rescue_if_vacant(PoolState& ps, CpuCache& owner, unsigned cls) {
+  if (!owner.vacant.load(std::memory_order_seq_cst)) [[likely]]
+    return;
+  // Acquire pairs with the pushes' release: the links are visible.
+  Block* chain = owner.inbox[cls].exchange(nullptr, std::memory_order_acquire);
+  if (chain == nullptr) return;
+  std::uint32_t n;
+  Block* tail = chain_tail(chain, n);
+  push_chain(ps.orphans[cls], chain, tail);
+}
+
+// --- region and page heap (under the lock) -----------------------------------------------------
+
+void* map_anon(std::size_t len) {
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+bool init_locked(PoolState& ps) {
+  if (ps.initialised) [[likely]]
+    return true;
+  std::size_t want = ps.reserve_request != 0 ? ps.reserve_request
+                                             : (&ps == &g_default.state ? kDefaultReserve : kPoolReserve);
+  want = (want + kPageSize - 1) & ~(kPageSize - 1);
+  for (; want >= kMinReserve; want /= 2) {
+    // Reserve with room to align the start to a page; MAP_NORESERVE: only touched pages count.
+    void* map = map_anon(want + kPageSize);
+    if (map == nullptr) continue;
+    const std::size_t span_bytes = ((want >> kPageShift) * sizeof(Span) + kOsPage - 1) & ~(kOsPage - 1);
+    void* spans = map_anon(span_bytes);
+    if (spans == nullptr) {
+      munmap(map, want + kPageSize);
+      continue;
+    }
+    const auto raw = reinterpret_cast<std::uintptr_t>(map);
+    const std::uintptr_t aligned = (raw + kPageSize - 1) & ~(kPageSize - 1);
+    ps.map_raw = static_cast<char*>(map);
+    ps.map_len = want + kPageSize;
+    ps.reserved = want;
+    ps.span_bytes = span_bytes;
+    ps.spans = static_cast<Span*>(spans);
+    // The secret only has to differ between runs and from anything a program stores by chance.
+    ps.secret = (raw ^ (platform::now_ns() * 0x9e3779b97f4a7c15ull)) | 1;
+    // Release: a thread that learns `base` from a block it was given also sees spans and secret
+    // (it learns it through the program's own hand-over of the block in practice).
+    ps.base.store(reinterpret_cast<char*>(aligned), std::memory_order_release);
+    ps.initialised = true;
+    return true;
+  }
+  return false;
+}
+
+void set_heads(Span* first, std::size_t pages) {
+  for (std::size_t i = 0; i < pages; ++i) first[i].head = static_cast<std::uint32_t>(i);
+  first->pages = static_cast<std::uint16_t>(pages);
+}
+
+Span* alloc_pages(PoolState& ps, std::size_t pages) {
+  Span* s = ps.free_spans[pages];
+  if (s != nullptr) {
+    ps.free_spans[pages] = s->next;
+  } else {
+    for (std::size_t j = pages + 1; j <= kLargeMaxPages && s == nullptr; ++j) {
+      if ((s = ps.free_spans[j]) == nullptr) continue;
+      ps.free_spans[j] = s->next;
+      Span* rest = s + pages;  // the remainder goes back as a free span of its own
+      set_heads(rest, j - pages);
+      rest->kind = SpanKind::FreeSpan;
+      rest->next = ps.free_spans[j - pages];
+      ps.free_spans[j - pages] = rest;
+    }
+    if (s == nullptr) {
+      const std::size_t used = ps.frontier.load(std::memory_order_relaxed) >> kPageShift;
+      if (used + pages > (ps.reserved >> kPageShift)) return nullptr;
+      s = ps.spans + used;
+      // Release: the spans just written (below, before any block is handed out) are seen by a
+      // free that finds the new frontier; in practice the block's hand-over orders them anyway.
+      ps.frontier.store((used + pages) << kPageShift, std::memory_order_release);
+      ps.mapped.fetch_add(pages << kPageShift, std::memory_order_relaxed);
+    }
+  }
+  set_heads(s, pages);
+  s->next = nullptr;
+  s->block = nullptr;
+  s->size = 0;
+  s->owner = -1;
+  return s;
+}
+
+void free_span(PoolState& ps, Span* s) {
+  s->kind = SpanKind::FreeSpan;
+  s->block = nullptr;
+  if (s->pages >= kReleasePages) madvise(span_addr(ps, s), std::size_t{s->pages} << kPageShift, MADV_DONTNEED);
+  s->next = ps.free_spans[s->pages];
+  ps.free_spans[s->pages] = s;
+}
+
+// --- depot (under the lock) ----------------------------------------------------------------------
+
+void depot_put(PoolState& ps, unsigned cls, Block* head, Block* tail, std::uint32_t count) {
+  Depot& d = ps.depot[cls];
+  if (d.used < kDepotChains) {
+    d.chains[d.used++] = Chain{head, tail, count};
+    return;
+  }
+  Chain& last = d.chains[kDepotChains - 1];  // full: the last chain grows
+  last.tail->next = head;
+  last.tail = tail;
+  last.count += count;
+}
+
+void depot_put_list(PoolState& ps, unsigned cls, Block* head) {
+  if (head == nullptr) return;
+  std::uint32_t n;
+  Block* tail = chain_tail(head, n);
+  depot_put(ps, cls, head, tail, n);
+}
+
+// --- statistics ----------------------------------------------------------------------------------
+
+std::uint64_t bytes_in_use(const PoolState& ps) {
+  std::uint64_t sum = 0;  // modular: the per-CPU parts may be "negative"
+  const int top = ps.max_cpu.load(std::memory_order_relaxed);
+  for (int i = 0; i <= top; ++i)
+    if (const CpuCache* pc = ps.all[i].load(std::memory_order_acquire))
+      for (unsigned c = 1; c < kSizeClasses; ++c)
+        sum += kT.size[c] * (pc->list[c].allocs.load(std::memory_order_relaxed) -
+                             pc->list[c].frees.load(std::memory_order_relaxed));
+  sum += ps.big_bytes.load(std::memory_order_relaxed);
+  sum -= ps.stray_bytes.load(std::memory_order_relaxed);
+  return static_cast<std::int64_t>(sum) < 0 ? 0 : sum;
+}
+
+void sample_peak(PoolState& ps) { smplock::detail::atomic_max(ps.peak, bytes_in_use(ps)); }
+
+// The small-block part of the peak costs a pass over every CPU's class counters: sample it on one
+// lock-taking slow path in 16 of the CPU's (and on every snapshot and large block).
+void sample_peak_sometimes(PoolState& ps, CpuCache& pc) {
+  if ((pc.locks.load(std::memory_order_relaxed) & 15) == 0) sample_peak(ps);
+}
+
+// --- large and huge blocks -------------------------------------------------------------------------
+
+// `counted`: the statistics already show it freed (a deferred free counts when it is pushed).
+void free_large_locked(PoolState& ps, CpuRecord* cpu, void* p, std::source_location where, bool counted = false) {
+  const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(ps.base.load(std::memory_order_relaxed));
+  Span* s = ps.spans + (off >> kPageShift);
+  s -= s->head;
+  if (s->kind == SpanKind::FreeSpan)
+    crash(ps, Rule::Fatal, "npp: double free (the block's pages are already free)", cpu, where);
+  if (s->kind != SpanKind::Large || s->block != p)
+    crash(ps, Rule::Fatal, "npp: free of a pointer the pool did not hand out (foreign pointer)", cpu, where);
+  if (!counted) {
+    ps.big_bytes.fetch_sub(s->size, std::memory_order_relaxed);
+    ps.large_frees.fetch_add(1, std::memory_order_relaxed);
+  }
+  free_span(ps, s);
+}
+
+// Large blocks freed by threads that are no CPU wait on a lock-free list for the next lock holder.
+void process_deferred(PoolState& ps, CpuRecord* cpu) {
+  if (ps.deferred_large.load(std::memory_order_relaxed) == nullptr) [[likely]]
+    return;
+  Block* b = ps.deferred_large.exchange(nullptr, std::memory_order_acquire);
+  while (b != nullptr) {
+    Block* next = b->next;
+    free_large_locked(ps, cpu, b, {}, true);
+    b = next;
+  }
+}
+
+void* large_alloc(PoolState& ps, CpuRecord& cpu, std::size_t size, std::size_t alignment,
+                  std::source_location where) {
+  if (alignment < kAlignment) alignment = kAlignment;
+  std::size_t need = size + (alignment > kPageSize ? alignment - kPageSize : 0);
+  if (need < size) return nullptr;  // overflow
+  if (need <= std::size_t{kLargeMaxPages} << kPageShift) {
+    const std::size_t pages = (need + kPageSize - 1) >> kPageShift;
+    const Level prev = ps.lock.acquire(where);
+    ps.big_locks.fetch_add(1, std::memory_order_relaxed);
+    process_deferred(ps, &cpu);
+    Span* s = init_locked(ps) ? alloc_pages(ps, pages) : nullptr;
+    void* result = nullptr;
+    if (s != nullptr) {
+      char* addr = span_addr(ps, s);
+      char* block = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(addr) + alignment - 1) & ~(alignment - 1));
+      s->kind = SpanKind::Large;
+      s->block = block;
+      s->size = static_cast<std::uint32_t>(addr + (pages << kPageShift) - block);
+      ps.big_bytes.fetch_add(s->size, std::memory_order_relaxed);
+      ps.large_allocs.fetch_add(1, std::memory_order_relaxed);
+      sample_peak(ps);
+      result = block;
+    }
+    ps.lock.release(prev, where);
+    return result;
+  }
+  // Huge: a mapping of its own, the record in the page in front of the block.
+  const std::size_t slack = alignment > kOsPage ? alignment : 0;
+  std::size_t len = kHugeHeader + size + slack;
+  if (len < size) return nullptr;
+  len = (len + kOsPage - 1) & ~(kOsPage - 1);
+  if (len < size) return nullptr;
+  void* map = map_anon(len);
+  if (map == nullptr) return nullptr;
+  auto* rec = static_cast<HugeRecord*>(map);
+  const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(map) + kHugeHeader;
+  rec->block = reinterpret_cast<char*>((start + alignment - 1) & ~(alignment - 1));
+  rec->size = static_cast<std::size_t>(static_cast<char*>(map) + len - rec->block);
+  rec->map_len = len;
+  const unsigned bucket = static_cast<unsigned>((reinterpret_cast<std::uintptr_t>(rec->block) >> 12) % kHugeBuckets);
+  const Level prev = ps.lock.acquire(where);
+  ps.big_locks.fetch_add(1, std::memory_order_relaxed);
+  rec->next = ps.huge[bucket];
+  ps.huge[bucket] = rec;
+  ps.huge_allocs.fetch_add(1, std::memory_order_relaxed);
+  ps.big_bytes.fetch_add(rec->size, std::memory_order_relaxed);
+  ps.mapped.fetch_add(len, std::memory_order_relaxed);
+  sample_peak(ps);
+  ps.lock.release(prev, where);
+  return rec->block;
+}
+
+// Finds (and with `unlink`, removes) the huge block p. Takes the lock: the caller is below it.
+HugeRecord* find_huge(PoolState& ps, const void* p, bool unlink, std::source_location where) {
+  const unsigned bucket = static_cast<unsigned>((reinterpret_cast<std::uintptr_t>(p) >> 12) % kHugeBuckets);
+  const Level prev = ps.lock.acquire(where);
+  ps.big_locks.fetch_add(1, std::memory_order_relaxed);
+  HugeRecord** link = &ps.huge[bucket];
+  while (*link != nullptr && (*link)->block != p) link = &(*link)->next;
+  HugeRecord* rec = *link;
+  if (rec != nullptr && unlink) {
+    *link = rec->next;
+    ps.huge_frees.fetch_add(1, std::memory_order_relaxed);
+    ps.big_bytes.fetch_sub(rec->size, std::memory_order_relaxed);
+    ps.mapped.fetch_sub(rec->map_len, std::memory_order_relaxed);
+  }
+  ps.lock.release(prev, where);
+  return rec;
+}
+
+// --- per-CPU caches --------------------------------------------------------------------------------
+
+void arm_thread_exit();
+
+// The cache of the calling CPU, made (or taken over from the index's previous thread) on first
+// use. Called at the CPU's own level, never raised. nullptr when memory runs out.
+__attribute__((noinline)) CpuCache* claim(PoolState& ps, CpuRecord& cpu, std::source_location where) {
+  if (t_exit_state == 0) arm_thread_exit();  // may call malloc itself: t_exit_state is 1 by then
+  CpuCache* pc = ps.cpus[cpu.index].load(std::memory_order_acquire);
+  if (pc != nullptr) {
+    if (&ps == &g_default.state) t_np_cache = pc;
+    return pc;
+  }
+  const Level prev = ps.lock.acquire(where);
+  if (init_locked(ps)) {
+    pc = ps.all[cpu.index].load(std::memory_order_relaxed);
+    if (pc == nullptr) {
+      const std::size_t len = (sizeof(CpuCache) + kOsPage - 1) & ~(kOsPage - 1);
+      if (void* mem = map_anon(len)) {
+        pc = new (mem) CpuCache();
+        pc->index = cpu.index;
+        for (unsigned cls = 1; cls < kSizeClasses; ++cls) pc->list[cls].room = kT.limit[cls];
+        ps.mapped.fetch_add(len, std::memory_order_relaxed);
+        // Release: snapshots and remote pushers that load the pointer see a constructed cache.
+        ps.all[cpu.index].store(pc, std::memory_order_release);
+        int top = ps.max_cpu.load(std::memory_order_relaxed);
+        while (top < cpu.index && !ps.max_cpu.compare_exchange_weak(top, cpu.index, std::memory_order_relaxed)) {
+        }
+      }
+    }
+    if (pc != nullptr) {
+      pc->vacant.store(false, std::memory_order_seq_cst);
+      bump(pc->locks);
+      bump(pc->slow);
+      ps.cpus[cpu.index].store(pc, std::memory_order_release);
+      if (&ps == &g_default.state) t_np_cache = pc;
+    }
+  }
+  ps.lock.release(prev, where);
+  return pc;
+}
+
+// Cuts up to the class's carve count of blocks from the CPU's current slab: the first is
+// returned, the rest go on the (empty) list.
+inline Block* carve(PoolState& ps, CpuCache& pc, unsigned cls) {
+  Carve& cv = pc.carve[cls];
+  const std::size_t size = kT.size[cls];
+  const std::size_t avail = static_cast<std::size_t>(cv.end - cv.next) / size;
+  if (avail == 0) return nullptr;
+  const std::size_t n = avail < kT.carve[cls] ? avail : kT.carve[cls];
+  char* p = cv.next;
+  LocalList& list = pc.list[cls];
+  for (std::size_t i = n; i-- > 1;) {
+    Block* b = reinterpret_cast<Block*>(p + i * size);
+    b->next = list.head;
+    b->key = key_of(ps, b);
+    list.head = b;
+  }
+  list.room -= static_cast<std::int32_t>(n - 1);
+  cv.next = p + n * size;
+  return reinterpret_cast<Block*>(p);
+}
+
+Block* refill_locked(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls) {
+  process_deferred(ps, &cpu);
+  sample_peak_sometimes(ps, pc);
+  LocalList& list = pc.list[cls];
+  if (Block* b = list.head) {  // a handler refilled the list while we waited for the lock
+    list.head = b->next;
+    return b;
+  }
+  Depot& d = ps.depot[cls];
+  if (d.used != 0) {
+    const Chain c = d.chains[--d.used];
+    list.head = c.head->next;
+    list.room = kT.limit[cls] - (static_cast<std::int32_t>(c.count) - 1);
+    return c.head;
+  }
+  if (!init_locked(ps)) return nullptr;
+  Span* s = alloc_pages(ps, kT.pages[cls]);
+  if (s == nullptr) return nullptr;
+  s->kind = SpanKind::Small;
+  s->cls = static_cast<std::uint8_t>(cls);
+  s->owner = cpu.index;
+  char* addr = span_addr(ps, s);
+  const std::size_t size = kT.size[cls];
+  pc.carve[cls].next = addr;
+  pc.carve[cls].end = addr + ((std::size_t{s->pages} << kPageShift) / size) * size;
+  return carve(ps, pc, cls);
+}
+
+// The list for `cls` is empty. Level raised to the pool's on entry and on return. nullptr: out of
+// memory.
+__attribute__((noinline)) Block* refill(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls, std::uint8_t lvl,
+                                        std::source_location where) {
+  bump(pc.slow);
+  LocalList& list = pc.list[cls];
+  list.room = kT.limit[cls];
+  // Inbox, then orphans: acquire pairs with the pushers' CAS, so their links are visible.
+  if (pc.inbox[cls].load(std::memory_order_relaxed) != nullptr) {
+    if (Block* b = pc.inbox[cls].exchange(nullptr, std::memory_order_acquire)) {
+      list.head = b->next;
+      return b;
+    }
+  }
+  if (ps.orphans[cls].load(std::memory_order_relaxed) != nullptr) {
+    if (Block* b = ps.orphans[cls].exchange(nullptr, std::memory_order_acquire)) {
+      list.head = b->next;
+      return b;
+    }
+  }
+  if (Block* b = carve(ps, pc, cls)) return b;
+  // The lock: come down to our own level first (the acquire raises us to the pool's again).
+  lower_to(cpu, lvl);
+  const Level prev = ps.lock.acquire(where);
+  bump(pc.locks);
+  Block* b = refill_locked(ps, cpu, pc, cls);
+  ps.lock.release(prev, where);
+  raise_to(cpu, level_of(ps));
+  return b;
+}
+
+// The list for `cls` passed its limit: three quarters go to the depot. Level raised on entry and
+// on return.
+__attribute__((noinline)) void drain(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls, std::uint8_t lvl,
+                                     std::source_location where) {
+  bump(pc.slow);
+  lower_to(cpu, lvl);
+  const Level prev = ps.lock.acquire(where);
+  bump(pc.locks);
+  LocalList& list = pc.list[cls];
+  const int keep = kT.limit[cls] / 4;
+  Block* cut = list.head;
+  for (int i = 1; i < keep && cut != nullptr; ++i) cut = cut->next;
+  if (cut != nullptr && cut->next != nullptr) {
+    Block* head = cut->next;
+    cut->next = nullptr;
+    depot_put_list(ps, cls, head);
+  }
+  list.room = kT.limit[cls] - keep;
+  process_deferred(ps, &cpu);
+  sample_peak_sometimes(ps, pc);
+  ps.lock.release(prev, where);
+  raise_to(cpu, level_of(ps));
+}
+
+// Sends the CPU's batch of remote frees for `cls` to its owner's inbox, unless the owner has not
+// taken the previous one yet: then the blocks stay here (the list may drain them to the depot),
+// which bounds what an idle owner's inbox can hold. Level raised on entry and on return.
+__attribute__((noinline)) void flush_outgoing(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls,
+                                              std::uint8_t lvl, std::source_location where) {
+  Outgoing& o = pc.out[cls];
+  if (o.head == nullptr) return;
+  bump(pc.slow);
+  Block* head = o.head;
+  Block* tail = o.tail;
+  const std::uint32_t n = o.count;
+  CpuCache* owner = ps.all[o.owner].load(std::memory_order_acquire);
+  o = Outgoing{};
+  if (owner->inbox[cls].load(std::memory_order_relaxed) == nullptr) {
+    push_chain(owner->inbox[cls], head, tail);
+    bump(pc.remote_batches);
+    rescue_if_vacant(ps, *owner, cls);
+    return;
+  }
+  LocalList& list = pc.list[cls];
+  tail->next = list.head;
+  list.head = head;
+  list.room -= static_cast<std::int32_t>(n);
+  if (list.room < 0) drain(ps, cpu, pc, cls, lvl, where);
+}
+
+// A small block freed by a thread that is no CPU (it never used the library, or it is ending):
+// straight onto the owner's inbox, lock-free, one block at a time.
+void stray_free(PoolState& ps, const Span* s, Block* b) {
+  b->key = key_of(ps, b);
+  CpuCache* owner = ps.all[s->owner].load(std::memory_order_acquire);
+  push_chain(owner->inbox[s->cls], b, b);
+  rescue_if_vacant(ps, *owner, s->cls);
+  ps.stray_frees.fetch_add(1, std::memory_order_relaxed);
+  ps.stray_bytes.fetch_add(kT.size[s->cls], std::memory_order_relaxed);
+}
+
+// --- guard bands ------------------------------------------------------------------------------------
+
+void* guard_block(char* block, unsigned cls, std::size_t size, Quota* quota) {
+  auto* h = reinterpret_cast<std::uint64_t*>(block);
+  h[0] = kGuardMagic ^ reinterpret_cast<std::uintptr_t>(block);
+  h[1] = size;
+  h[2] = reinterpret_cast<std::uintptr_t>(quota);
+  h[3] = kGuardPoison8;
+  std::memset(block + kGuardHead + size, kGuardPoison, kT.size[cls] - kGuardHead - size);
+  return block + kGuardHead;
+}
+
+// A free whose pointer is not the start of a block: a guarded block's user pointer, or a crash.
+// Returns the block to free.
+__attribute__((noinline)) Block* odd_free(PoolState& ps, CpuRecord* cpu, void* p, Block* b, unsigned cls,
+                                          Quota* quota, std::source_location where) {
+  char* block = reinterpret_cast<char*>(b);
+  if (static_cast<char*>(p) != block + kGuardHead)
+    crash(ps, Rule::Fatal, "npp: free of a pointer inside a block, not one the pool handed out", cpu, where);
+  if (b->key == key_of(ps, b)) crash(ps, Rule::Fatal, "npp: double free of a guarded block", cpu, where);
+  const auto* h = reinterpret_cast<const std::uint64_t*>(block);
+  if (h[0] != (kGuardMagic ^ reinterpret_cast<std::uintptr_t>(block)))
+    crash(ps, Rule::Fatal, "npp: free of a pointer inside a block (no guard header there)", cpu, where);
+  const std::size_t size = h[1];
+  const std::size_t capacity = kT.size[cls];
+  if (size > capacity - kGuardHead - kGuardTailMin)
+    crash(ps, Rule::Fatal, "npp: guard header damaged (size field overwritten)", cpu, where);
+  if (h[3] != kGuardPoison8)
+    crash(ps, Rule::Fatal, "npp: guard band before the block overwritten (buffer underrun)", cpu, where);
+  for (std::size_t i = kGuardHead + size; i < capacity; ++i)
+    if (static_cast<std::uint8_t>(block[i]) != kGuardPoison)
+      crash(ps, Rule::Fatal, "npp: guard band after the block overwritten (buffer overrun)", cpu, where);
+  if (h[2] != reinterpret_cast<std::uintptr_t>(quota))
+    crash(ps, Rule::Fatal, "npp: block freed with another quota than it was charged to", cpu, where);
+  return b;
+}
+
+// Debug mode: fills a freed block with poison (its link and key words excepted).
+inline void poison(Block* b, std::size_t size) {
+  std::memset(reinterpret_cast<char*>(b) + sizeof(Block), kFreePoison, size - sizeof(Block));
+}
+
+inline std::size_t class_for_alignment(std::size_t size, std::size_t alignment) {
+  if (size < alignment) size = alignment;
+  if (size > kSmallMax) return 0;
+  unsigned c = local_class_of(size);
+  while (c < kSizeClasses && kT.size[c] % alignment != 0) ++c;
+  return c < kSizeClasses ? c : 0;
+}
+
+// Pop (or refill) a block of class `cls` for the calling CPU.
+inline Block* small_alloc(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls, std::uint8_t lvl,
+                          std::source_location where) {
+  raise_to(cpu, level_of(ps));
+  LocalList& list = pc.list[cls];
+  Block* b = list.head;
+  if (b != nullptr) [[likely]] {
+    list.head = b->next;
+    ++list.room;
+  } else if ((b = refill(ps, cpu, pc, cls, lvl, where)) == nullptr) [[unlikely]] {
+    lower_to(cpu, lvl);
+    return nullptr;
+  }
+  b->key = 0;
+  bump(list.allocs);
+  lower_to(cpu, lvl);
+  return b;
+}
+
+__attribute__((noinline)) void* malloc_slow(PoolState& ps, CpuRecord& cpu, std::uint8_t lvl, std::size_t size,
+                                            std::size_t alignment, Quota* quota, bool crash_on_oom,
+                                            std::source_location where) {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) return nullptr;
+  CpuCache* pc = claim(ps, cpu, where);
+  if (pc == nullptr) return out_of_memory(ps, &cpu, crash_on_oom, where);
+  void* result;
+  if (alignment <= kAlignment && g_debug.load(std::memory_order_relaxed) &&
+      size <= kSmallMax - kGuardHead - kGuardTailMin) {
+    const unsigned cls = local_class_of(size + kGuardHead + kGuardTailMin);
+    Block* b = small_alloc(ps, cpu, *pc, cls, lvl, where);
+    result = b == nullptr ? nullptr : guard_block(reinterpret_cast<char*>(b), cls, size, quota);
+  } else if (const std::size_t cls = alignment <= kAlignment ? (size <= kSmallMax ? local_class_of(size) : 0)
+                                                           : (alignment <= 4096 ? class_for_alignment(size, alignment) : 0);
+             cls != 0) {
+    result = small_alloc(ps, cpu, *pc, static_cast<unsigned>(cls), lvl, where);
+  } else {
+    result = large_alloc(ps, cpu, size, alignment, where);
+  }
+  if (result == nullptr) return out_of_memory(ps, &cpu, crash_on_oom, where);
+  return result;
+}
+
+// Frees of pointers outside this pool's region: another pool's, a huge block, or a crash.
+__attribute__((noinline)) void free_elsewhere(PoolState& ps, CpuRecord* cpu, void* p, Quota* quota,
+                                              std::source_location where) {
+  for (auto& slot : g_pools) {
+    PoolState* other = slot.load(std::memory_order_acquire);
+    if (other != nullptr && other != &ps && in_region(*other, p)) return pool_free(*other, p, quota, where);
+  }
+  // Huge blocks: ask each pool we may lock (below its level); attach if this thread is no CPU.
+  if (cpu == nullptr) cpu = &smplock::detail::this_cpu();
+  const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
+  for (auto& slot : g_pools) {
+    PoolState* other = slot.load(std::memory_order_acquire);
+    if (other == nullptr || lvl >= level_of(*other)) continue;
+    if (HugeRecord* rec = find_huge(*other, p, true, where)) {
+      munmap(rec, rec->map_len);
+      return;
+    }
+  }
+  crash(ps, Rule::Fatal, "npp: free of a pointer the pool did not hand out (foreign pointer)", cpu, where);
+}
+
+__attribute__((noinline)) void large_free(PoolState& ps, CpuRecord* cpu, void* p, const Span* s,
+                                          std::source_location where) {
+  if (s->kind != SpanKind::Large || s->block != p) {
+    // Take the lock to tell a double free from a foreign pointer (and crash either way).
+    if (cpu == nullptr) cpu = &smplock::detail::this_cpu();
+    (void)ps.lock.acquire(where);
+    free_large_locked(ps, cpu, p, where);  // crashes
+  }
+  if (cpu == nullptr) {
+    // No CPU to take the lock with: leave it for the next lock holder.
+    ps.big_bytes.fetch_sub(s->size, std::memory_order_relaxed);
+    ps.large_frees.fetch_add(1, std::memory_order_relaxed);
+    Block* b = static_cast<Block*>(p);
+    push_chain(ps.deferred_large, b, b);
+    return;
+  }
+  const Level prev = ps.lock.acquire(where);
+  ps.big_locks.fetch_add(1, std::memory_order_relaxed);
+  process_deferred(ps, cpu);
+  free_large_locked(ps, cpu, p, where);
+  ps.lock.release(prev, where);
+}
+
+void flush_cpu(PoolState& ps, CpuRecord& cpu) {
+  CpuCache* pc = ps.cpus[cpu.index].load(std::memory_order_relaxed);
+  if (pc == nullptr || cpu.level.load(std::memory_order_relaxed) >= level_of(ps)) return;
+  const Level prev = ps.lock.acquire();
+  bump(pc->locks);
+  for (unsigned cls = 1; cls < kSizeClasses; ++cls) {
+    LocalList& list = pc->list[cls];
+    depot_put_list(ps, cls, list.head);
+    list.head = nullptr;
+    list.room = kT.limit[cls];
+    Outgoing& o = pc->out[cls];
+    if (o.head != nullptr) depot_put(ps, cls, o.head, o.tail, o.count);
+    o = Outgoing{};
+  }
+  ps.cpus[cpu.index].store(nullptr, std::memory_order_relaxed);
+  if (&ps == &g_default.state) t_np_cache = nullptr;
+  // Vacant first, then the last look at the inboxes: a pusher that missed this look sees the flag
+  // (both seq_cst), see rescue_if_vacant().
+  pc->vacant.store(true, std::memory_order_seq_cst);
+  for (unsigned cls = 1; cls < kSizeClasses; ++cls)
+    depot_put_list(ps, cls, pc->inbox[cls].exchange(nullptr, std::memory_order_seq_cst));
+  ps.lock.release(prev);
+}
+
+struct ThreadExit {
+  ~ThreadExit() {
+    t_exit_state = 2;
+    CpuRecord* cpu = tls_cpu;
+    if (cpu == nullptr) return;
+    for (auto& slot : g_pools)
+      if (PoolState* ps = slot.load(std::memory_order_acquire)) flush_cpu(*ps, *cpu);
+  }
+};
+
+// A C++ thread_local destructor runs before the pthread key destructors, so before the core
+// detaches the CPU: the cache is handed back while the thread still has its index. Registering it
+// may allocate (glibc's __cxa_thread_atexit_impl calls calloc): t_exit_state is 1 by then, so a
+// nested malloc does not come back here.
+void arm_thread_exit() {
+  t_exit_state = 1;
+  static thread_local ThreadExit t_exit;
+  (void)&t_exit;
+}
+
+}  // namespace
+
+std::atomic<PoolState*> g_pools[kMaxPools] = {&g_default.state};
+
+PoolState& default_state() noexcept { return g_default.state; }
+
+bool in_region(const PoolState& ps, const void* p) noexcept {
+  const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(ps.base.load(std::memory_order_relaxed));
+  return off < ps.frontier.load(std::memory_order_acquire);
+}
+
+// --- the fast paths -------------------------------------------------------------------------------
+//
+// Written so that everything off the common case is a tail call: the fast paths then need no
+// stack frame and no saved registers.
+
+// Every malloc the fast path does not take: first use by a thread or CPU, R8, large, aligned and
+// guarded blocks.
+__attribute__((noinline)) void* malloc_general(PoolState& ps, std::size_t size, std::size_t alignment, Quota* quota,
+                                               bool crash_on_oom, std::source_location where) {
+  CpuRecord* cpu = &smplock::detail::this_cpu();
+  const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
+  if (lvl >= level_of(ps)) [[unlikely]]
+    r8(ps, cpu, "npp::malloc at or above the pool's level", where);
+  return malloc_slow(ps, *cpu, lvl, size, alignment, quota, crash_on_oom, where);
+}
+
+// The list was empty: refill, finish the allocation, come back down. Level raised on entry.
+// `how`: the class (bits 0-7), the CPU's level before the call (8-15), crash on out of memory (16):
+// packed so that the fast path's tail call passes everything in registers.
+__attribute__((noinline)) void* malloc_refill(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned how,
+                                              std::source_location where) {
+  const unsigned cls = how & 0xFF;
+  const auto lvl = static_cast<std::uint8_t>(how >> 8);
+  const bool crash_on_oom = (how >> 16) != 0;
+  Block* b = refill(ps, cpu, pc, cls, lvl, where);
+  if (b != nullptr) {
+    b->key = 0;
+    bump(pc.list[cls].allocs);
+  }
+  lower_to(cpu, lvl);
+  return b != nullptr ? b : out_of_memory(ps, &cpu, crash_on_oom, where);
+}
+
+__attribute__((noinline)) void* deliver_then_return(CpuRecord& cpu, void* b) {
+  smplock::detail::deliver_pending(cpu);
+  return b;
+}
+__attribute__((noinline)) void deliver(CpuRecord& cpu) { smplock::detail::deliver_pending(cpu); }
+
+// The list passed its limit after a free: drain it and come back down. Level raised on entry.
+__attribute__((noinline)) void free_drain(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls, std::uint8_t lvl,
+                                          std::source_location where) {
+  drain(ps, cpu, pc, cls, lvl, where);
+  lower_to(cpu, lvl);
+}
+
+// The calling CPU's cache, or nullptr. kDefault: ps is the default pool (its thread-local pointer).
+template <bool kDefault>
+[[gnu::always_inline]] inline CpuCache* fast_cache(PoolState& ps, const CpuRecord& cpu) {
+  if constexpr (kDefault) {
+    CpuCache* pc = t_np_cache;
+    return pc != nullptr && pc->index == cpu.index ? pc : nullptr;
+  } else {
+    return ps.cpus[cpu.index].load(std::memory_order_relaxed);
+  }
+}
+
+// `pool_level` is ps.level, passed as a constant by the default pool's entry points.
+template <bool kDefault>
+[[gnu::always_inline]] inline void* malloc_fast(PoolState& ps, std::uint8_t pool_level, std::size_t size,
+                                                std::size_t alignment, Quota* quota, bool crash_on_oom,
+                                                std::source_location where) {
+  CpuRecord* cpu = tls_cpu;
+  if (cpu == nullptr) [[unlikely]]
+    return malloc_general(ps, size, alignment, quota, crash_on_oom, where);
+  const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
+  CpuCache* pc = fast_cache<kDefault>(ps, *cpu);
+  // R8 (lvl >= the pool's level) goes to the general path, which crashes.
+  if (lvl >= pool_level || pc == nullptr || size > kSmallMax || alignment > kAlignment ||
+      g_debug.load(std::memory_order_relaxed)) [[unlikely]]
+    return malloc_general(ps, size, alignment, quota, crash_on_oom, where);
+  const unsigned cls = local_class_of(size);
+  raise_to(*cpu, pool_level);
+  LocalList& list = pc->list[cls];
+  Block* b = list.head;
+  if (b == nullptr) [[unlikely]]
+    return malloc_refill(ps, *cpu, *pc, cls | unsigned{lvl} << 8 | unsigned{crash_on_oom} << 16, where);
+  Block* next = b->next;
+  list.head = next;
+  // The next malloc of this class reads next->next: start bringing it in now (a long list of
+  // blocks freed long ago is otherwise one cache miss per call).
+  __builtin_prefetch(next, 1);
+  ++list.room;
+  b->key = 0;
+  bump(list.allocs);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  cpu->level.store(lvl, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (cpu->pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    return deliver_then_return(*cpu, b);
+  return b;
+}
+
+void* pool_malloc(PoolState& ps, std::size_t size, std::size_t alignment, Quota* quota, bool crash_on_oom,
+                  std::source_location where) {
+  if (&ps == &g_default.state) return malloc_fast<true>(ps, to_int(Level::NP), size, alignment, quota, crash_on_oom, where);
+  return malloc_fast<false>(ps, level_of(ps), size, alignment, quota, crash_on_oom, where);
+}
+
+// Every free the fast path does not take: attach-less threads, other pools and huge blocks, large
+// blocks, blocks of multi-page slabs, remote frees, guarded blocks, first use by a CPU, R8.
+__attribute__((noinline)) void free_general(PoolState& ps, void* p, Quota* quota, std::source_location where) {
+  if (p == nullptr) return;
+  CpuRecord* cpu = tls_cpu;
+  const std::uint8_t lvl = cpu != nullptr ? cpu->level.load(std::memory_order_relaxed) : 0;
+  if (lvl >= level_of(ps)) [[unlikely]]
+    r8(ps, cpu, "npp::free at or above the pool's level", where);
+  const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(ps.base.load(std::memory_order_relaxed));
+  if (off >= ps.frontier.load(std::memory_order_acquire)) [[unlikely]]
+    return free_elsewhere(ps, cpu, p, quota, where);
+  const Span* s = ps.spans + (off >> kPageShift);
+  s -= s->head;
+  if (s->kind != SpanKind::Small) [[unlikely]]
+    return large_free(ps, cpu, p, s, where);
+  const unsigned cls = s->cls;
+  const std::size_t size = kT.size[cls];
+  const std::uintptr_t in = off - (static_cast<std::uintptr_t>(s - ps.spans) << kPageShift);
+  const std::uintptr_t start = ((in * kT.recip[cls]) >> kRecipShift) * size;
+  Block* b = reinterpret_cast<Block*>(static_cast<char*>(p) - (in - start));
+  if (in != start) [[unlikely]]
+    b = odd_free(ps, cpu, p, b, cls, quota, where);
+  if (b->key == key_of(ps, b)) [[unlikely]]
+    crash(ps, Rule::Fatal, "npp: double free (the block is already free)", cpu, where);
+  if (start + size > (std::uintptr_t{s->pages} << kPageShift)) [[unlikely]]
+    crash(ps, Rule::Fatal, "npp: free of a pointer past a slab's last block (foreign pointer)", cpu, where);
+  if (cpu == nullptr) [[unlikely]]
+    return stray_free(ps, s, b);
+  CpuCache* pc = ps.cpus[cpu->index].load(std::memory_order_relaxed);
+  if (pc == nullptr) [[unlikely]] {
+    if ((pc = claim(ps, *cpu, where)) == nullptr) return stray_free(ps, s, b);
+  }
+  raise_to(*cpu, level_of(ps));
+  if (g_debug.load(std::memory_order_relaxed)) [[unlikely]]
+    poison(b, size);
+  b->key = key_of(ps, b);
+  LocalList& list = pc->list[cls];
+  bump(list.frees);
+  if (s->owner == cpu->index) [[likely]] {
+    b->next = list.head;
+    list.head = b;
+    if (--list.room < 0) [[unlikely]]
+      drain(ps, *cpu, *pc, cls, lvl, where);
+  } else {
+    bump(pc->remote_frees);
+    Outgoing& o = pc->out[cls];
+    if (o.owner != s->owner) [[unlikely]] {
+      flush_outgoing(ps, *cpu, *pc, cls, lvl, where);
+      o.owner = s->owner;
+    }
+    b->next = o.head;
+    if (o.head == nullptr) o.tail = b;
+    o.head = b;
+    if (++o.count >= kOutBatch) [[unlikely]]
+      flush_outgoing(ps, *cpu, *pc, cls, lvl, where);
+  }
+  lower_to(*cpu, lvl);
+}
+
+
+// The common free: an attached CPU below the pool's level frees the start of a block of a
+// one-page slab it owns, debug off.
+// Debug mode is not checked here: blocks allocated with guards never pass the start-of-block test
+// below, and unguarded blocks freed while debug is on are merely not poisoned.
+template <bool kDefault>
+[[gnu::always_inline]] inline void free_fast(PoolState& ps, std::uint8_t pool_level, void* p, Quota* quota,
+                                             std::source_location where) {
+  CpuRecord* cpu = tls_cpu;
+  const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(ps.base.load(std::memory_order_relaxed));
+  if (cpu == nullptr || off >= ps.frontier.load(std::memory_order_acquire)) [[unlikely]]
+    return free_general(ps, p, quota, where);  // also p == nullptr (below base or past the frontier)
+  const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
+  CpuCache* pc = fast_cache<kDefault>(ps, *cpu);
+  const Span* s = ps.spans + (off >> kPageShift);
+  if (s->head != 0 || s->kind != SpanKind::Small || s->owner != cpu->index || lvl >= pool_level || pc == nullptr ||
+      quota != nullptr) [[unlikely]]
+    return free_general(ps, p, quota, where);
+  const unsigned cls = s->cls;
+  const std::uintptr_t in = off & (kPageSize - 1);
+  const FreeInfo& info = kFree.at[cls];
+  Block* b = static_cast<Block*>(p);
+  const std::uintptr_t key = key_of(ps, b);
+  if (((in * info.recip) >> kRecipShift) * info.size != in || in >= info.end || b->key == key) [[unlikely]]
+    return free_general(ps, p, quota, where);  // interior pointer, guarded block, double free: it crashes
+  raise_to(*cpu, pool_level);
+  LocalList& list = pc->list[cls];
+  b->key = key;
+  b->next = list.head;
+  list.head = b;
+  bump(list.frees);
+  if (--list.room < 0) [[unlikely]]
+    return free_drain(ps, *cpu, *pc, cls, lvl, where);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  cpu->level.store(lvl, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (cpu->pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    return deliver(*cpu);
+}
+
+void pool_free(PoolState& ps, void* p, Quota* quota, std::source_location where) {
+  if (&ps == &g_default.state) return free_fast<true>(ps, to_int(Level::NP), p, quota, where);
+  free_fast<false>(ps, level_of(ps), p, quota, where);
+}
+
+std::size_t pool_usable_size(PoolState& ps, const void* p) {
+  CpuRecord* cpu = tls_cpu;
+  const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(ps.base.load(std::memory_order_relaxed));
+  if (off < ps.frontier.load(std::memory_order_acquire)) {
+    const Span* s = ps.spans + (off >> kPageShift);
+    s -= s->head;
+    if (s->kind == SpanKind::Large && s->block == p) return s->size;
+    if (s->kind == SpanKind::Small) {
+      const unsigned cls = s->cls;
+      const std::size_t size = kT.size[cls];
+      const std::uintptr_t in = off - (static_cast<std::uintptr_t>(s - ps.spans) << kPageShift);
+      const std::uintptr_t start = ((in * kT.recip[cls]) >> kRecipShift) * size;
+      if (in == start) return size;
+      const auto* h = reinterpret_cast<const std::uint64_t*>(static_cast<const char*>(p) - (in - start));
+      if (in - start == kGuardHead && h[0] == (kGuardMagic ^ reinterpret_cast<std::uintptr_t>(h))) return h[1];
+    }
+    crash(ps, Rule::Fatal, "npp: usable_size of a pointer the pool did not hand out", cpu, {});
+  }
+  for (auto& slot : g_pools) {
+    PoolState* other = slot.load(std::memory_order_acquire);
+    if (other != nullptr && other != &ps && in_region(*other, p)) return pool_usable_size(*other, p);
+  }
+  if (cpu == nullptr) cpu = &smplock::detail::this_cpu();
+  const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
+  for (auto& slot : g_pools) {
+    PoolState* other = slot.load(std::memory_order_acquire);
+    if (other == nullptr || lvl >= level_of(*other)) continue;
+    if (HugeRecord* rec = find_huge(*other, p, false, {})) return rec->size;
+  }
+  crash(ps, Rule::Fatal, "npp: usable_size of a pointer the pool did not hand out", cpu, {});
+}
+
+PoolState* pool_of(const void* p) {
+  for (auto& slot : g_pools) {
+    PoolState* ps = slot.load(std::memory_order_acquire);
+    if (ps != nullptr && in_region(*ps, p)) return ps;
+  }
+  return nullptr;
+}
+
+Stats pool_stats(PoolState& ps) {
+  Stats st;
+  std::uint64_t slow = 0, locks = 0;
+  const int top = ps.max_cpu.load(std::memory_order_relaxed);
+  for (unsigned c = 1; c < kSizeClasses; ++c) st.classes[c].size = kT.size[c];
+  for (int i = 0; i <= top; ++i) {
+    const CpuCache* pc = ps.all[i].load(std::memory_order_acquire);
+    if (pc == nullptr) continue;
+    for (unsigned c = 1; c < kSizeClasses; ++c) {
+      st.classes[c].allocs += pc->list[c].allocs.load(std::memory_order_relaxed);
+      st.classes[c].frees += pc->list[c].frees.load(std::memory_order_relaxed);
+    }
+    slow += pc->slow.load(std::memory_order_relaxed);
+    locks += pc->locks.load(std::memory_order_relaxed);
+    st.remote_frees += pc->remote_frees.load(std::memory_order_relaxed);
+    st.remote_batches += pc->remote_batches.load(std::memory_order_relaxed);
+  }
+  for (unsigned c = 1; c < kSizeClasses; ++c) {
+    st.mallocs += st.classes[c].allocs;
+    st.frees += st.classes[c].frees;
+  }
+  const std::uint64_t stray = ps.stray_frees.load(std::memory_order_relaxed);
+  st.large_allocs = ps.large_allocs.load(std::memory_order_relaxed);
+  st.huge_allocs = ps.huge_allocs.load(std::memory_order_relaxed);
+  const std::uint64_t big_calls = st.large_allocs + st.huge_allocs + ps.large_frees.load(std::memory_order_relaxed) +
+                                  ps.huge_frees.load(std::memory_order_relaxed);
+  st.mallocs += st.large_allocs + st.huge_allocs;
+  st.frees += ps.large_frees.load(std::memory_order_relaxed) + ps.huge_frees.load(std::memory_order_relaxed) + stray;
+  st.slow_calls = slow + big_calls + stray;
+  st.fast_hits = st.calls() > st.slow_calls ? st.calls() - st.slow_calls : 0;
+  st.lock_acquisitions = locks + ps.big_locks.load(std::memory_order_relaxed);
+  st.bytes_in_use = bytes_in_use(ps);
+  smplock::detail::atomic_max(ps.peak, st.bytes_in_use);
+  st.peak_bytes = ps.peak.load(std::memory_order_relaxed);
+  st.bytes_mapped = ps.mapped.load(std::memory_order_relaxed);
+  return st;
+}
+
+bool set_debug_flag(bool on) noexcept { return g_debug.exchange(on, std::memory_order_relaxed); }
+bool debug_flag() noexcept { return g_debug.load(std::memory_order_relaxed); }
+
+void pool_destroy(PoolState& ps) {
+  for (auto& slot : g_pools) {
+    PoolState* expected = &ps;
+    slot.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+  }
+  const std::size_t cache_len = (sizeof(CpuCache) + kOsPage - 1) & ~(kOsPage - 1);
+  for (auto& slot : ps.all)
+    if (CpuCache* pc = slot.exchange(nullptr, std::memory_order_acquire)) {
+      pc->~CpuCache();
+      munmap(pc, cache_len);
+    }
+  for (HugeRecord*& head : ps.huge)
+    while (HugeRecord* rec = head) {
+      head = rec->next;
+      munmap(rec, rec->map_len);
+    }
+  if (ps.map_raw != nullptr) munmap(ps.map_raw, ps.map_len);
+  if (ps.spans != nullptr) munmap(ps.spans, ps.span_bytes);
+}
+
+// --- fork (the preload library) ---------------------------------------------------------------------
+
+namespace {
+Level g_fork_previous = Level::Null;
+}
+void prepare_fork() { g_fork_previous = g_default.state.lock.acquire(); }
+void after_fork() { g_default.state.lock.release(g_fork_previous); }
+
+}  // namespace smplock::npp::detail
+
+// The default pool's entry points live here, beside the fast paths they inline.
+namespace smplock::npp {
+
+void* malloc(std::size_t size, std::source_location where) {
+  return detail::malloc_fast<true>(detail::g_default.state, to_int(Level::NP), size, kAlignment, nullptr, true, where);
+}
+
+void free(void* p, std::source_location where) {
+  detail::free_fast<true>(detail::g_default.state, to_int(Level::NP), p, nullptr, where);
+}
+
+}  // namespace smplock::npp

@@ -1,0 +1,185 @@
+// src/npp/pool.hpp: the pool's own state. Not for users.
+//
+//   Block      a free small block: the link and a key that marks it free (double-free check).
+//   Span       one per 64 KiB page of the pool's region: what the page is part of.
+//   CpuCache   one per CPU that has used the pool: its free lists, outgoing remote batches,
+//              slab carving state, inboxes for remote frees, and counters.
+//   Depot      per class, chains of blocks drained by CPUs, under the pool's lock.
+//   PoolState  all of a pool: its lock, region, per-CPU caches, depot, page heap, huge blocks.
+//
+// Who touches what:
+//   - a CpuCache's lists, carve and out[] only by its CPU, with the CPU raised to the pool's level
+//     (the level keeps that CPU's handlers out; no other CPU ever reads them) or with the pool's
+//     lock held (same level);
+//   - inbox[] by any CPU: push a chain with a CAS, take all with an exchange (never pop one), so a
+//     reused block can never fool a CAS (no ABA);
+//   - Depot, page heap, huge list, free spans: only with the pool's lock held.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "npp/sizes.hpp"
+#include "smplock/detail/cpu_record.hpp"
+#include "smplock/lock.hpp"
+#include "smplock/npp.hpp"
+
+namespace smplock::npp::detail {
+
+using smplock::detail::CpuRecord;
+using smplock::detail::kMaxCpus;
+
+struct Block {
+  Block* next;
+  std::uintptr_t key;  // block address ^ the pool's secret while free; 0 once handed out
+};
+
+enum class SpanKind : std::uint8_t { Unused = 0, Small, Large, FreeSpan };
+
+// A page's descriptor. Only the first page of a span holds the span's fields; every page holds
+// `head`, the distance back to that first page.
+struct Span {
+  std::uint32_t head = 0;
+  SpanKind kind = SpanKind::Unused;
+  std::uint8_t cls = 0;
+  std::uint16_t pages = 0;
+  std::int32_t owner = -1;       // small slab: the CPU that carved it (remote frees go there)
+  std::uint32_t size = 0;        // large: usable bytes from `block` (at most kLargeMaxPages pages)
+  char* block = nullptr;         // large: the pointer handed out
+  Span* next = nullptr;          // free span list
+};
+static_assert(sizeof(Span) == 32, "a power of two: the page map is indexed with a shift");
+
+struct LocalList {
+  Block* head = nullptr;
+  // Frees that may still push onto the list before it drains: the class's limit less the blocks
+  // on it. A malloc gives one back (it may pass the limit after an inbox chain of unknown length
+  // was taken; a refill, with the list empty, sets it again).
+  std::int32_t room = 0;
+  std::uint32_t reserved = 0;
+  std::atomic<std::uint64_t> allocs{0};  // owner-written counters (relaxed load + store)
+  std::atomic<std::uint64_t> frees{0};
+};
+
+// Blocks freed here whose slab belongs to `owner`, gathered to go back in one push.
+struct Outgoing {
+  Block* head = nullptr;
+  Block* tail = nullptr;
+  std::int32_t owner = -1;
+  std::uint32_t count = 0;
+};
+
+struct Carve {
+  char* next = nullptr;  // the current slab's first block not yet cut
+  char* end = nullptr;
+};
+
+struct alignas(64) CpuCache {
+  LocalList list[kSizeClasses];
+  // Counters written only by this CPU (relaxed load + store, read by snapshots).
+  std::atomic<std::uint64_t> bytes{0};          // block bytes allocated less freed (wraps: signed)
+  std::atomic<std::uint64_t> slow{0};
+  std::atomic<std::uint64_t> locks{0};
+  std::atomic<std::uint64_t> remote_frees{0};
+  std::atomic<std::uint64_t> remote_batches{0};
+  Outgoing out[kSizeClasses];
+  Carve carve[kSizeClasses];
+  int index = -1;
+  // Written by other CPUs: a line of their own.
+  alignas(64) std::atomic<Block*> inbox[kSizeClasses]{};
+  // Set while no thread has this CPU index (its thread ended); seq_cst pairs with the remote
+  // pusher's check after its push (see flush_outgoing()).
+  alignas(64) std::atomic<bool> vacant{false};
+};
+
+// Chains of free blocks handed to the depot, per class. Under the pool's lock.
+inline constexpr unsigned kDepotChains = 32;
+struct Chain {
+  Block* head = nullptr;
+  Block* tail = nullptr;
+  std::uint32_t count = 0;
+};
+struct Depot {
+  Chain chains[kDepotChains];
+  unsigned used = 0;
+};
+
+// A block mapped straight from the OS: this record sits at the start of its mapping.
+struct HugeRecord {
+  HugeRecord* next;
+  char* block;
+  std::size_t size;      // usable bytes from block
+  std::size_t map_len;
+};
+inline constexpr unsigned kHugeBuckets = 64;
+
+struct PoolState {
+  constexpr PoolState(Level level_, const char* name, std::size_t reserve) noexcept
+      : lock(level_, name), level(level_), reserve_request(reserve) {}
+
+  // --- read on every free (set once at init; frontier only grows) ---
+  alignas(64) std::atomic<char*> base{nullptr};
+  std::atomic<std::size_t> frontier{0};   // bytes from base handed to the page heap
+  Span* spans = nullptr;                  // one per page of the reserved region
+  std::uintptr_t secret = 0;              // mixed into free blocks' keys
+
+  Lock lock;
+  const Level level;
+  const std::size_t reserve_request;
+
+  // --- per CPU ---
+  std::atomic<CpuCache*> cpus[kMaxCpus]{};   // the cache the CPU now on that index uses (null: claim)
+  std::atomic<CpuCache*> all[kMaxCpus]{};    // every cache ever made for the index (kept for reuse)
+  std::atomic<int> max_cpu{-1};
+
+  // --- lock-free lists any CPU may push to ---
+  std::atomic<Block*> orphans[kSizeClasses]{};   // remote frees to CPUs whose thread ended
+  std::atomic<Block*> deferred_large{};          // large blocks freed by threads that are no CPU
+
+  // --- under the lock ---
+  char* map_raw = nullptr;          // the reservation as mapped (base is map_raw aligned up)
+  std::size_t map_len = 0;
+  std::size_t reserved = 0;         // bytes of address space reserved
+  std::size_t span_bytes = 0;       // bytes of the spans array mapping
+  Span* free_spans[kLargeMaxPages + 1]{};
+  Depot depot[kSizeClasses]{};
+  HugeRecord* huge[kHugeBuckets]{};
+  bool initialised = false;
+
+  // --- shared counters (atomic read-modify-write, off the fast path) ---
+  std::atomic<std::uint64_t> large_allocs{0}, large_frees{0}, huge_allocs{0}, huge_frees{0};
+  std::atomic<std::uint64_t> big_bytes{0};        // large + huge bytes in use
+  std::atomic<std::uint64_t> stray_bytes{0};      // small bytes freed by threads that are no CPU
+  std::atomic<std::uint64_t> stray_frees{0};
+  std::atomic<std::uint64_t> big_locks{0};        // lock acquisitions with no CpuCache to count them
+  std::atomic<std::uint64_t> mapped{0};
+  std::atomic<std::uint64_t> peak{0};
+};
+
+// The pools alive now (slot 0: the default pool), for npp::free() and the thread-exit flush.
+inline constexpr unsigned kMaxPools = 64;
+extern std::atomic<PoolState*> g_pools[kMaxPools];
+
+PoolState& default_state() noexcept;
+
+// The pool's operations (src/npp/pool.cpp).
+void* pool_malloc(PoolState& ps, std::size_t size, std::size_t alignment, Quota* quota, bool crash_on_oom,
+                  std::source_location where);
+void pool_free(PoolState& ps, void* p, Quota* quota, std::source_location where);
+std::size_t pool_usable_size(PoolState& ps, const void* p);
+Stats pool_stats(PoolState& ps);
+// The pool whose region holds p (or whose huge list has it), else nullptr.
+PoolState* pool_of(const void* p);
+bool in_region(const PoolState& ps, const void* p) noexcept;
+
+bool set_debug_flag(bool on) noexcept;
+bool debug_flag() noexcept;
+// Unmaps everything a (non-default) pool holds.
+void pool_destroy(PoolState& ps);
+
+// The preload library's fork handlers: hold the default pool's lock across fork().
+void prepare_fork();
+void after_fork();
+
+}  // namespace smplock::npp::detail
