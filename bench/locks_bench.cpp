@@ -18,7 +18,8 @@
 // switch is process-wide, so it cannot share a program with the detecting row), and
 // bench_locks_nocounters (ours only, linked against the library built without statistics).
 //
-// Extra flag: --run_ms=N (time per threaded cell). The rest are Google Benchmark's.
+// Extra flags: --run_ms=N (time per threaded cell), --pin=0|1 (pin worker i to CPU i mod n; default
+// 1). The rest are Google Benchmark's.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -127,28 +128,29 @@ benchmark::internal::Benchmark* with_stats(benchmark::internal::Benchmark* b) {
       ->ComputeStatistics("max", [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); });
 }
 
-template <class L>
-void register_lock() {
-  const std::string n = L::kName;
-  with_stats(benchmark::RegisterBenchmark(("uncontended/" + n).c_str(), bm_uncontended<L>));
-  with_stats(benchmark::RegisterBenchmark(("chain1/" + n).c_str(), bm_chain1<L>));
-  const auto timed = [](benchmark::internal::Benchmark* b) {
-    with_stats(b->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond));
-  };
-  for (unsigned t : {1u, 2u, 4u, 8u})
-    timed(benchmark::RegisterBenchmark(("short/" + n + "/threads:" + std::to_string(t)).c_str(),
-                                       [t](benchmark::State& s) { bm_contended<L>(s, t, 1, Section::Short); }));
-  for (unsigned t : {1u, 2u, 4u, 8u})
-    timed(benchmark::RegisterBenchmark(("long/" + n + "/threads:" + std::to_string(t)).c_str(),
-                                       [t](benchmark::State& s) { bm_contended<L>(s, t, 1, Section::Long); }));
-  timed(benchmark::RegisterBenchmark(("chain4/" + n + "/threads:2").c_str(),
-                                     [](benchmark::State& s) { bm_contended<L>(s, 2, 4, Section::Short); }));
-  timed(benchmark::RegisterBenchmark(("handoff/" + n).c_str(), bm_handoff<L>));
-}
+// Registration is scenario-major (every lock for one cell, then the next cell), so the peers of one
+// cell run close together in time; scripts/bench.sh also interleaves the repetitions at random.
+const auto timed = [](benchmark::internal::Benchmark* b) {
+  with_stats(b->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond));
+};
 
 template <class... Ls>
 void register_all(LockList<Ls...>) {
-  (register_lock<Ls>(), ...);
+  const auto name = [](const char* scenario, const char* lock, const std::string& rest = "") {
+    return std::string(scenario) + "/" + lock + rest;
+  };
+  (with_stats(benchmark::RegisterBenchmark(name("uncontended", Ls::kName).c_str(), bm_uncontended<Ls>)), ...);
+  (with_stats(benchmark::RegisterBenchmark(name("chain1", Ls::kName).c_str(), bm_chain1<Ls>)), ...);
+  for (const Section section : {Section::Short, Section::Long})
+    for (unsigned t : {1u, 2u, 4u, 8u})
+      (timed(benchmark::RegisterBenchmark(
+           name(section == Section::Short ? "short" : "long", Ls::kName, "/threads:" + std::to_string(t)).c_str(),
+           [t, section](benchmark::State& s) { bm_contended<Ls>(s, t, 1, section); })),
+       ...);
+  (timed(benchmark::RegisterBenchmark(name("chain4", Ls::kName, "/threads:2").c_str(),
+                                      [](benchmark::State& s) { bm_contended<Ls>(s, 2, 4, Section::Short); })),
+   ...);
+  (timed(benchmark::RegisterBenchmark(name("handoff", Ls::kName).c_str(), bm_handoff<Ls>)), ...);
 }
 
 }  // namespace
@@ -161,6 +163,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--run_ms=", 9) == 0)
       g_run = std::chrono::milliseconds(std::max(1, std::atoi(argv[i] + 9)));
+    else if (std::strncmp(argv[i], "--pin=", 6) == 0)
+      set_pinning(std::atoi(argv[i] + 6) != 0);
     else
       argv[kept++] = argv[i];
   }
@@ -172,6 +176,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("absl_deadlock_detection", "as built (Debian: on)");
 #endif
   benchmark::AddCustomContext("run_ms", std::to_string(g_run.count()));
+  benchmark::AddCustomContext("pinned", pinning().load() ? "worker i on allowed CPU i mod n" : "no");
   benchmark::AddCustomContext("work_steps_per_us", std::to_string(steps_per_us()));
   register_all(BenchLocks{});
   benchmark::Initialize(&argc, argv);

@@ -38,7 +38,10 @@ fi
   lscpu | head -n 20
 } >"$out/locks-machine.txt"
 
+# Repetitions are interleaved at random across the cells, so a change in the machine's load during
+# the run spreads over every lock instead of landing on whichever ran last.
 common=(--run_ms="$run_ms" --benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
+        --benchmark_enable_random_interleaving=true
         --benchmark_display_aggregates_only=true --benchmark_filter="$filter" --benchmark_out_format=json)
 echo "=== bench_locks: every lock, absl::Mutex with deadlock detection as Debian builds it (on) ==="
 "$build/bench/bench_locks" "${common[@]}" --benchmark_out="$out/locks.json"

@@ -37,25 +37,26 @@ std::uint16_t class_register(const char* name, Level level) {
 
 void class_note_contended(CpuRecord& cpu, std::uint16_t id, unsigned queued, std::uint64_t spins,
                           std::uint64_t parks, std::uint64_t wait_ns, std::uintptr_t caller) {
-  // This CPU's own counters (plain load + store, like acquisitions); then the class's shared
-  // maximum and call-site table.
+  // This CPU's own counters (plain load + store, like acquisitions).
   bump(cpu.contended[id]);
   if (spins != 0) bump(cpu.spins[id], spins);
   if (parks != 0) bump(cpu.parks[id], parks);
   bump(cpu.wait_ns[id], wait_ns);
   bump(queued == 0 ? cpu.queued_0[id] : queued == 1 ? cpu.queued_1[id] : queued == 2 ? cpu.queued_2[id] : cpu.queued_3plus[id]);
+  // The class's shared maximum: a load, and a CAS only for a new record.
   ClassRecord& c = g_classes[id];
-  constexpr auto r = std::memory_order_relaxed;
   atomic_max(c.max_wait_ns, wait_ns);
-  for (CallSite& s : c.sites) {
+  // The call site's slot: the table of addresses fills once and is then only read; the count is
+  // this CPU's own. Slot kCallSites counts sites past the table.
+  unsigned slot = 0;
+  for (; slot < kCallSites; ++slot) {
+    CallSite& s = c.sites[slot];
     std::uintptr_t pc = s.pc.load(std::memory_order_acquire);
+    // free -> claimed; acq_rel so a reader that sees the address sees it whole.
     if (pc == 0 && s.pc.compare_exchange_strong(pc, caller, std::memory_order_acq_rel)) pc = caller;
-    if (pc == caller) {
-      s.count.fetch_add(1, r);
-      return;
-    }
+    if (pc == caller) break;
   }
-  c.other_sites.fetch_add(1, r);
+  count_call_site(cpu, id, slot);
 }
 
 }  // namespace smplock::detail

@@ -16,6 +16,7 @@ namespace {
 constexpr unsigned kWords = (kMaxCpus + 63) / 64;
 std::atomic<std::uint64_t> g_used[kWords];   // bit i: index i is taken
 std::atomic<unsigned> g_attached{0};
+std::atomic<AttachHook> g_attach_hooks[kAttachHooks];
 
 void detach(void* arg) {
   CpuRecord& cpu = *static_cast<CpuRecord*>(arg);
@@ -32,6 +33,15 @@ void detach(void* arg) {
   g_attached.fetch_sub(1, std::memory_order_relaxed);
 }
 }  // namespace
+
+bool add_attach_hook(AttachHook hook) {
+  for (auto& slot : g_attach_hooks) {
+    AttachHook empty = nullptr;
+    // empty -> hook; release pairs with attach's acquire load, which then calls a published hook.
+    if (slot.compare_exchange_strong(empty, hook, std::memory_order_release, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
 
 CpuRecord& attach_this_thread() {
 #ifdef SMPLOCK_UNIPROCESSOR
@@ -58,6 +68,8 @@ CpuRecord& attach_this_thread() {
       std::atomic_signal_fence(std::memory_order_seq_cst);
       tls_cpu = &cpu;
       platform::register_thread_exit(detach, &cpu);
+      for (auto& hook : g_attach_hooks)
+        if (const AttachHook h = hook.load(std::memory_order_acquire)) h(cpu);
       return cpu;
     }
   }

@@ -22,9 +22,10 @@ namespace smplock::detail {
 
 inline constexpr unsigned kCallSites = 8;
 
+// A call site's address, claimed once by a CAS and then only read. The counts are kept per CPU
+// (src/stats.cpp, count_call_site()), so a contended acquire writes no line other CPUs read.
 struct CallSite {
   std::atomic<std::uintptr_t> pc{0};
-  std::atomic<std::uint64_t> count{0};
 };
 
 struct ClassRecord {
@@ -34,7 +35,6 @@ struct ClassRecord {
   SMPLOCK_SHARED_CLASS_COUNTERS(SMPLOCK_DECLARE_SHARED)
 #undef SMPLOCK_DECLARE_SHARED
   CallSite sites[kCallSites];
-  std::atomic<std::uint64_t> other_sites{0};  // contended acquisitions from sites past the table
 
   const char* name() const { return reinterpret_cast<const char*>(key.load(std::memory_order_acquire) & ((1ull << 56) - 1)); }
   Level level() const { return static_cast<Level>(key.load(std::memory_order_acquire) >> 56); }
@@ -60,6 +60,14 @@ inline void atomic_max(std::atomic<std::uint64_t>& m, std::uint64_t v) {
 // hand-over of anything still pending for the CPU.
 void on_cpu_attach(CpuRecord& cpu);
 void on_cpu_detach(CpuRecord& cpu);
+
+// Other parts' set-up for a thread that has just become a CPU, run by attach in ordinary thread
+// context (never in a signal handler), so per-thread set-up that may allocate happens there and not
+// at a first use inside a handler. At most kAttachHooks; returns false when full. Add hooks from
+// static initialisers, before threads attach.
+using AttachHook = void (*)(CpuRecord& cpu);
+inline constexpr unsigned kAttachHooks = 8;
+bool add_attach_hook(AttachHook hook);
 
 // Spin budget of a contended acquire before it parks, in nanoseconds.
 extern std::atomic<std::uint64_t> g_spin_budget_ns;

@@ -35,6 +35,14 @@ struct alignas(64) NestRecord {
 
 NestRecord g_nesting[kMaxCpus];
 
+// Contended acquisitions per CPU, class and call-site slot (kCallSites: past the table). Written
+// only by the CPU, like every CPU-owned counter.
+struct alignas(64) SiteRecord {
+  std::atomic<std::uint64_t> count[kMaxClasses][kCallSites + 1];
+};
+
+SiteRecord g_site_counts[kMaxCpus];
+
 // 1 + the highest CPU index that has ever taken a lock. Attach hands out the lowest free index, so
 // this is also the most CPUs that were attached at once. Every CPU's first acquisition of a class
 // is sampled, so the sample path keeps it up to date: a read of a line that is written at most
@@ -69,6 +77,10 @@ void sample_nesting(CpuRecord& cpu, std::uint16_t id, std::uint8_t below) {
       return;
     }
   }
+}
+
+void count_call_site(CpuRecord& cpu, std::uint16_t id, unsigned slot) {
+  bump(g_site_counts[cpu.index].count[id][slot]);
 }
 
 namespace {
@@ -119,6 +131,9 @@ RawClass read_class(unsigned id, unsigned cpus, const std::uint64_t* base_max_ho
   }
     SMPLOCK_CPU_CLASS_COUNTERS(SMPLOCK_READ_CPU)
 #undef SMPLOCK_READ_CPU
+    const auto& sites = g_site_counts[c].count[id];
+    for (unsigned i = 0; i < kCallSites; ++i) r.site_count[i] += sites[i].load(relaxed);
+    r.other_sites += sites[kCallSites].load(relaxed);
     const NestSlot& s = g_nesting[c].classes[id];
 #define SMPLOCK_READ_NEST(name, key, text) r.sums.name += s.name.load(relaxed);
     SMPLOCK_NESTING_COUNTERS(SMPLOCK_READ_NEST)
@@ -142,9 +157,7 @@ RawClass read_class(unsigned id, unsigned cpus, const std::uint64_t* base_max_ho
   for (unsigned i = 0; i < kCallSites; ++i) {
     // The pc is published once by a CAS (acq_rel); acquire here sees it whole.
     r.site_pc[i] = k.sites[i].pc.load(std::memory_order_acquire);
-    r.site_count[i] = k.sites[i].count.load(relaxed);
   }
-  r.other_sites = k.other_sites.load(relaxed);
   return r;
 }
 

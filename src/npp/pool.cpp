@@ -772,6 +772,12 @@ void arm_thread_exit() {
   (void)&t_exit;
 }
 
+// Arm the thread-exit hand-over when a thread becomes a CPU, in ordinary context: arming may
+// allocate, which a first pool use inside an interrupt's signal handler must not do.
+[[maybe_unused]] const bool g_armed_at_attach = smplock::detail::add_attach_hook([](CpuRecord&) {
+  if (t_exit_state == 0) arm_thread_exit();
+});
+
 }  // namespace
 
 std::atomic<PoolState*> g_pools[kMaxPools] = {&g_default.state};

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "smplock/smplock.hpp"
+#include "needs_cpus.hpp"
 
 namespace smplock::npp {
 namespace {
@@ -109,16 +110,19 @@ void run_exchange(Pool& pool, unsigned threads, std::uint32_t max_size) {
 }
 
 TEST(NppStress, ThreadsExchangeSmallBlocks) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   Pool pool(Level::NP, "NP-stress");
   run_exchange(pool, 4, 1600);
 }
 
 TEST(NppStress, ThreadsExchangeBlocksOfEverySize) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   Pool pool(Level::NP, "NP-stress");
   run_exchange(pool, 3, 300000);
 }
 
 TEST(NppStress, ThreadsComeAndGo) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   Pool pool(Level::NP, "NP-churn");
   std::atomic<std::uint64_t> bad{0};
   std::vector<void*> survivors;
@@ -161,6 +165,7 @@ void high_handler(void*) {
 }
 
 TEST(NppStress, InterruptHandlersShareAPoolAboveTheirLevel) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   Pool high(static_cast<Level>(0xE8), "NP-high");
   g_high = &high;
   irq::attach(13, high_handler, nullptr);

@@ -15,6 +15,7 @@
 
 #include "npp/sizes.hpp"
 #include "smplock/smplock.hpp"
+#include "needs_cpus.hpp"
 
 namespace smplock::npp {
 namespace {
@@ -162,6 +163,7 @@ TEST(NppQuota, FailsExactlyAtTheLimit) {
 }
 
 TEST(NppQuota, ConcurrentChargesNeverPassTheLimit) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   Quota q(1000 * 32);
   std::atomic<int> got{0};
   std::vector<std::thread> threads;
@@ -214,6 +216,7 @@ TEST(NppStats, SteadyStateTakesNoLock) {
 }
 
 TEST(NppRemote, BlocksFreedElsewhereGoBackToTheirOwner) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   Pool pool(Level::NP, "NP-remote");
   constexpr int kBlocks = 4096;
   std::vector<void*> blocks;

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "smplock/pound.hpp"
+#include "needs_cpus.hpp"
 
 namespace {
 
@@ -56,6 +57,7 @@ void expect_balanced(const smplock::pound::Result& r) {
 }
 
 TEST(PoundRun, GiantBalancesAndUsesOneLock) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   const auto r = run_briefly(LockSetKind::Giant, 2);
   expect_balanced(r);
   // Nothing but the giant lock and the IRQ lines (which belong to the interrupts, not the set).
@@ -65,6 +67,7 @@ TEST(PoundRun, GiantBalancesAndUsesOneLock) {
 }
 
 TEST(PoundRun, CoarseBalancesWithOneThreadStateLockAndALockedPool) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   const auto r = run_briefly(LockSetKind::Coarse, 3);
   expect_balanced(r);
   const auto names = class_names(r.snapshot);
@@ -80,6 +83,7 @@ TEST(PoundRun, CoarseBalancesWithOneThreadStateLockAndALockedPool) {
 }
 
 TEST(PoundRun, OzoneBalancesWithTheFinalTable) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   const auto r = run_briefly(LockSetKind::Ozone, 2);
   expect_balanced(r);
   const auto names = class_names(r.snapshot);

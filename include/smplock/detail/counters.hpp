@@ -62,4 +62,8 @@ static_assert((kNestSamplePeriod & kNestSampleMask) == 0, "the sample period is 
 // Cold, out of line; touches only records `cpu` owns.
 void sample_nesting(CpuRecord& cpu, std::uint16_t id, std::uint8_t below);
 
+// Counts one contended acquisition of class `id` by `cpu` from call-site slot `slot` of the class
+// (0..7; 8: a site past the class's table). The count is `cpu`'s own (src/stats.cpp).
+void count_call_site(CpuRecord& cpu, std::uint16_t id, unsigned slot);
+
 }  // namespace smplock::detail
