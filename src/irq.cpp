@@ -118,6 +118,7 @@ void dispatch_line(CpuRecord& cpu, unsigned bit) {
   // caller's look at `pending` and our acquire delivered it already.)
   if ((cpu.pending.fetch_and(~mask, std::memory_order_acq_rel) & mask) != 0) {
     count_delivery(cpu, bit, n);
+    SignalWindow window(cpu);  // at the line's level now: only a higher line can nest
     HandlerTable& t = g_handlers[n];
     for (unsigned i = 0; i < irq::kMaxHandlers; ++i) {
       const irq::Handler fn = t.fn[i].load(std::memory_order_relaxed);
@@ -173,7 +174,14 @@ void on_interrupt_signal() {
   // Only what already exists: the initial-exec TLS pointer and the CPU's static record.
   CpuRecord* cpu = tls_cpu;
   if (cpu == nullptr) return;  // not a CPU (any more): nothing can be pending for this thread
-  if (cpu->pending.load(std::memory_order_relaxed) != 0) deliver_loop(*cpu, true);
+  if (cpu->pending.load(std::memory_order_relaxed) != 0) {
+    // Relaxed + signal fences: only this CPU and its own nested activations touch the count.
+    cpu->irq.in_signal.store(cpu->irq.in_signal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    deliver_loop(*cpu, true);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    cpu->irq.in_signal.store(cpu->irq.in_signal.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
 }
 
 CpuRecord& checked_cpu(int index, const char* who) {

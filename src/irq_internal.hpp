@@ -42,6 +42,25 @@ void deliver_loop(CpuRecord& cpu, bool own_loop);
 // calling thread does not block the signal.
 void install_signal();
 void unblock_signal();
+void block_signal();
+
+// Inside the interrupt signal's handler the signal is blocked. SignalWindow opens it while a line's
+// handlers (or lowipl routines) run, once the level has been raised for them, so only something
+// higher can nest (as on hardware), and closes it again after. Outside the handler: nothing.
+class SignalWindow {
+ public:
+  explicit SignalWindow(CpuRecord& cpu) : open_(cpu.irq.in_signal.load(std::memory_order_relaxed) != 0) {
+    if (open_) unblock_signal();
+  }
+  ~SignalWindow() {
+    if (open_) block_signal();
+  }
+  SignalWindow(const SignalWindow&) = delete;
+  SignalWindow& operator=(const SignalWindow&) = delete;
+
+ private:
+  const bool open_;
+};
 // The signal handler's body (irq.cpp): errno is already saved by the caller.
 void on_interrupt_signal();
 

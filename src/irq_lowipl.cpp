@@ -53,14 +53,17 @@ void run_software(CpuRecord& cpu) {
   // the bit again and the loop comes back. Acquire pairs with the requester's release.
   const std::uint32_t was =
       cpu.pending.fetch_and(~(kPendingSoftint | kPendingLowipl), std::memory_order_acq_rel);
-  if ((was & kPendingSoftint) != 0) {
-    if (const softint::Routine fn = g_softint_fn.load(std::memory_order_acquire)) {
-      fn(g_softint_arg.load(std::memory_order_relaxed), cpu.index);
-      check_routine_returned(cpu, "the softint routine returned holding a lock");
-      enter_softint(cpu);
+  {
+    SignalWindow window(cpu);  // at Softint now: only IRQs can nest; closed before the drop to Null
+    if ((was & kPendingSoftint) != 0) {
+      if (const softint::Routine fn = g_softint_fn.load(std::memory_order_acquire)) {
+        fn(g_softint_arg.load(std::memory_order_relaxed), cpu.index);
+        check_routine_returned(cpu, "the softint routine returned holding a lock");
+        enter_softint(cpu);
+      }
     }
+    if ((was & kPendingLowipl) != 0) run_lowipl_queue(cpu);
   }
-  if ((was & kPendingLowipl) != 0) run_lowipl_queue(cpu);
   cpu.level.store(to_int(Level::Null), std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
 }

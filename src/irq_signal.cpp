@@ -34,15 +34,24 @@ void install_signal() {
     sa.sa_sigaction = handle_signal;
     sigemptyset(&sa.sa_mask);
     // SA_RESTART: a CPU blocked in a restartable call resumes it after the handler.
-    // SA_NODEFER: a signal for a higher line may interrupt the handler while it runs a lower
-    // line's handlers; the level (not the signal mask) decides what may nest.
-    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+    // No SA_NODEFER: the signal is blocked while its handler runs, and unblocked by the delivery
+    // loop only around a line's handlers, so a signal for a higher line can still nest there. With
+    // the signal open all the time, a fast enough stream of raises nested handler frames at their
+    // first instruction until the stack ran out.
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
     if (sigaction(irq::signal_number(), &sa, nullptr) != 0)
       violation(Rule::Fatal, "irq: sigaction() failed for the interrupt signal", nullptr, nullptr, {});
     g_install_state.store(2, std::memory_order_release);
     return;
   }
   while (g_install_state.load(std::memory_order_acquire) != 2) platform::cpu_relax();
+}
+
+void block_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, irq::signal_number());
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 void unblock_signal() {

@@ -42,6 +42,10 @@ struct IrqCpuState {
   // Base level + 1 of the innermost delivery loop running on this CPU (0: none). A delivery
   // called from a release back to that same level returns at once: the loop looks again itself.
   std::atomic<std::uint16_t> loop_base{0};
+  // Interrupt-signal handler activations running on this CPU. The signal is blocked while one
+  // runs, and unblocked only while it runs a line's handlers (or lowipl routines), so a nested
+  // activation can only deliver something higher and the nesting depth is bounded by the levels.
+  std::atomic<std::uint32_t> in_signal{0};
 
   // The lowipl queue: a ring of tickets. `tail` hands out tickets (CAS, so a signal handler
   // queueing in the middle of another call on the same CPU is safe); `head` is the next ticket to
