@@ -8,6 +8,8 @@
 //   install_signal()     the signal handler, installed once; unblock_signal() for this thread.
 #pragma once
 
+#include <signal.h>
+
 #include "internal.hpp"
 
 namespace smplock::detail {
@@ -42,7 +44,11 @@ void deliver_loop(CpuRecord& cpu, bool own_loop);
 // calling thread does not block the signal.
 void install_signal();
 void unblock_signal();
-void block_signal();
+// Unblocks the interrupt signal, saving the mask it replaced in *saved; restore_signal() puts that
+// mask back. (Restoring rather than blocking matters where a handler does not run on the kernel's
+// signal frame, as under ThreadSanitizer, whose deferred delivery has no mask to restore itself.)
+void open_signal(sigset_t* saved);
+void restore_signal(const sigset_t* saved);
 
 // Inside the interrupt signal's handler the signal is blocked. SignalWindow opens it while a line's
 // handlers (or lowipl routines) run, once the level has been raised for them, so only something
@@ -50,16 +56,17 @@ void block_signal();
 class SignalWindow {
  public:
   explicit SignalWindow(CpuRecord& cpu) : open_(cpu.irq.in_signal.load(std::memory_order_relaxed) != 0) {
-    if (open_) unblock_signal();
+    if (open_) open_signal(&saved_);
   }
   ~SignalWindow() {
-    if (open_) block_signal();
+    if (open_) restore_signal(&saved_);
   }
   SignalWindow(const SignalWindow&) = delete;
   SignalWindow& operator=(const SignalWindow&) = delete;
 
  private:
   const bool open_;
+  sigset_t saved_;
 };
 // The signal handler's body (irq.cpp): errno is already saved by the caller.
 void on_interrupt_signal();

@@ -47,12 +47,14 @@ void install_signal() {
   while (g_install_state.load(std::memory_order_acquire) != 2) platform::cpu_relax();
 }
 
-void block_signal() {
+void open_signal(sigset_t* saved) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, irq::signal_number());
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  pthread_sigmask(SIG_UNBLOCK, &set, saved);
 }
+
+void restore_signal(const sigset_t* saved) { pthread_sigmask(SIG_SETMASK, saved, nullptr); }
 
 void unblock_signal() {
   sigset_t set;

@@ -113,6 +113,16 @@ class Lock {
       start_hold_timing(e);
   }
   static void start_hold_timing(detail::HeldEntry& e);
+  // Drops the CPU to `level` and delivers whatever interrupts the lower level lets through. The
+  // signal fence orders the level store before the read of `pending`: an interrupt that arrives
+  // after the store is dispatched by its signal handler at the new level; one that arrived before
+  // is seen here.
+  static void drop_level(detail::CpuRecord& cpu, std::uint8_t level) {
+    cpu.level.store(level, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (cpu.pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      detail::deliver_pending(cpu);
+  }
 
   std::atomic<std::uint32_t> word_{0};
   const Level level_;
@@ -173,12 +183,7 @@ inline void Lock::release(Level previous, std::source_location where) {
     return release_word_slow(cpu, previous, where);
   word_.store(0, std::memory_order_release);
 #endif
-  cpu.level.store(to_int(previous), std::memory_order_relaxed);
-  // Order the level store before reading `pending`: an interrupt that arrives after the store is
-  // dispatched by its signal handler at the new level; one that arrived before is seen here.
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (cpu.pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
-    detail::deliver_pending(cpu);
+  drop_level(cpu, to_int(previous));
 }
 
 inline bool Lock::try_acquire(Level& previous, std::source_location where) {
@@ -196,9 +201,7 @@ inline bool Lock::try_acquire(Level& previous, std::source_location where) {
   if (!word_.compare_exchange_strong(expected, cpu.tag, std::memory_order_acquire,
                                      std::memory_order_relaxed)) {
     // Busy after all: back down to where we were (and take any interrupt that came meanwhile).
-    cpu.level.store(current, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (cpu.pending.load(std::memory_order_relaxed) != 0) detail::deliver_pending(cpu);
+    drop_level(cpu, current);
     return false;
   }
 #endif

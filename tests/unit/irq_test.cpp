@@ -503,6 +503,12 @@ TEST_F(Irq, ALineLockedOutByAnotherCpuWaitsForItsRelease) {
 }
 
 TEST_F(Irq, RaiseFromAThreadThatIsNotACpu) {
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer takes the signal itself and runs our handler later, at one of its own points;
+  // about one run in four it never does while the target sleeps here, so this test cannot tell a
+  // lost raise from TSan's deferral. The normal and ASan builds run it.
+  GTEST_SKIP() << "TSan defers signal delivery to its own points";
+#endif
   Seen seen;
   irq::attach(13, seen_handler, &seen);
   const int me = cpu_index();
