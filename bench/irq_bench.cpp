@@ -3,6 +3,8 @@
 //   Masking cost. Raising and lowering the level is how this library masks interrupts (lazily:
 //   no system call). Side by side with the way a program masks a signal, a pthread_sigmask
 //   block + unblock pair:
+//     BM_Level_Raise             raise_level(HI) + lower_level(): masks every IRQ on this CPU,
+//                                no lock (the level alone, as a kernel raises its IPL)
 //     BM_Level_HI                acquire + release of a HI lock (masks every IRQ)
 //     BM_Level_LineLock          acquire + release of IRQ 3's own lock (locks that line out)
 //     BM_Level_WithIrqHeldBack   acquire + release of a KT lock while IRQ 7 is pending and held
@@ -92,6 +94,15 @@ void stamp_handler(void*) {
 void empty_handler(void*) { g_handler_calls.fetch_add(1, std::memory_order_relaxed); }
 
 // --- masking cost ---
+
+void BM_Level_Raise(benchmark::State& state) {
+  for (auto _ : state) {
+    const Level p = raise_level(Level::HI);
+    benchmark::ClobberMemory();
+    lower_level(p);
+  }
+}
+BENCHMARK(BM_Level_Raise);
 
 void BM_Level_HI(benchmark::State& state) {
   static Lock hi(Level::HI, "bench HI");

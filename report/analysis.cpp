@@ -10,6 +10,12 @@
 
 namespace smplock::stats {
 
+double estimated_hold_ns(const Counters& c) {
+  if (c.hold_samples == 0) return 0;
+  return static_cast<double>(c.hold_ns) / static_cast<double>(c.hold_samples) *
+         static_cast<double>(std::max(c.acquisitions, c.hold_samples));
+}
+
 Analysis analyze(const Snapshot& s, const ReportOptions& options) {
   Analysis a;
   for (const ClassStats& c : s.classes) {

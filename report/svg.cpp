@@ -99,20 +99,20 @@ int draw(const Snapshot& s, const ReportOptions& options, std::string_view title
   double longest = 1;
   for (std::size_t i = 0; i < rows; ++i)
     longest = std::max({longest, static_cast<double>(a.classes[i].cls->counters.wait_ns),
-                        static_cast<double>(a.classes[i].cls->counters.hold_ns)});
+                        estimated_hold_ns(a.classes[i].cls->counters)});
   const int times_top = y;
   for (std::size_t i = 0; i < rows; ++i) {
     const Counters& c = a.classes[i].cls->counters;
     const int ry = times_top + static_cast<int>(i) * kRow;
     text(kLabelX, ry + 15, "label", class_label(*a.classes[i].cls));
     const int ww = std::max(1, static_cast<int>(std::lround(static_cast<double>(c.wait_ns) / longest * kTimeW)));
-    const int hw = std::max(1, static_cast<int>(std::lround(static_cast<double>(c.hold_ns) / longest * kTimeW)));
+    const int hw = std::max(1, static_cast<int>(std::lround(estimated_hold_ns(c) / longest * kTimeW)));
     body += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"8\" fill=\"{}\"/>\n", kBarX, ry + 3, ww, kWait);
     body += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"8\" fill=\"{}\"/>\n", kBarX, ry + 11, hw, kHold);
     text(kBarX + std::max(ww, hw) + 6, ry + 15, "value",
          escape(fmt::format("wait {} (max {}), hold {}", format_ns(static_cast<double>(c.wait_ns)),
                             format_ns(static_cast<double>(c.max_wait_ns)),
-                            c.hold_samples != 0 ? format_ns(static_cast<double>(c.hold_ns)) : std::string("-"))));
+                            c.hold_samples != 0 ? format_ns(estimated_hold_ns(c)) : std::string("-"))));
   }
   y = times_top + static_cast<int>(std::max<std::size_t>(rows, 1)) * kRow + 10;
   if (a.classes.size() > rows)

@@ -80,7 +80,7 @@ void report_text(const Snapshot& s, const Sink& out, const ReportOptions& option
                      v.cls->name.substr(0, 20), level_label(v.cls->level), v.contention_percent, v.split ? "!" : "",
                      format_count(c.acquisitions), format_count(c.contended), ratio(c.contended, c.acquisitions),
                      format_ns(static_cast<double>(c.wait_ns)), format_ns(static_cast<double>(c.max_wait_ns)),
-                     c.hold_samples != 0 ? format_ns(static_cast<double>(c.hold_ns)) : std::string("-"),
+                     c.hold_samples != 0 ? format_ns(estimated_hold_ns(c)) : std::string("-"),
                      c.hold_samples != 0 ? format_ns(static_cast<double>(c.max_hold_ns)) : std::string("-"),
                      format_count(c.spins), format_count(c.parks),
                      fmt::format("{}/{}/{}/{}", format_count(c.queued_0), format_count(c.queued_1),

@@ -146,20 +146,24 @@ void violation(Rule rule, const char* what, const Lock* lock, CpuRecord* cpu, st
     out.str(") at level ");
     out.level(cpu->level.load(std::memory_order_relaxed));
     unsigned count = 0;
-    for (const HeldEntry& e : cpu->held) count += e.lock != nullptr;
+    for (const HeldEntry& e : cpu->held) count += e.key != 0;
     out.str("\n  held     ");
     out.dec(count);
     out.str(count == 1 ? " lock" : " locks");
     out.str(count == 0 ? "" : ", lowest first:");
     for (const HeldEntry& e : cpu->held) {
-      if (e.lock == nullptr) continue;
+      if (e.key == 0) continue;
       out.str("\n    ");
-      out.lock(e.lock);
-      if (e.nest() != 0) {
-        out.str(" nested ");
-        out.dec(e.nest());
+      if (e.lock() == &g_raised_level) {
+        out.str("level raised (raise_level), no lock");
+      } else {
+        out.lock(e.lock());
       }
-      out.str("\n        acquired at ");
+      if (e.nest != 0) {
+        out.str(" nested ");
+        out.dec(e.nest);
+      }
+      out.str(e.lock() == &g_raised_level ? "\n        raised at " : "\n        acquired at ");
       out.where(e.where);
       out.str(", previous level ");
       out.level(to_int(e.previous()));

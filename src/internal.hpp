@@ -69,7 +69,8 @@ using AttachHook = void (*)(CpuRecord& cpu);
 inline constexpr unsigned kAttachHooks = 8;
 bool add_attach_hook(AttachHook hook);
 
-// Spin budget of a contended acquire before it parks, in nanoseconds.
-extern std::atomic<std::uint64_t> g_spin_budget_ns;
+// The contended acquire's phases (src/lock.cpp, wait_for_word), in nanoseconds.
+extern std::atomic<std::uint64_t> g_spin_budget_ns;   // contended acquire: spin phase
+extern std::atomic<std::uint64_t> g_yield_budget_ns;  // then the yield phase, then park
 
 }  // namespace smplock::detail

@@ -70,7 +70,7 @@ void note_deferred(CpuRecord& cpu, std::uint32_t bits) {
   const std::uint32_t fresh = bits & ~cpu.irq.deferred.load(std::memory_order_relaxed);
   if (fresh == 0) return;
   const std::uint8_t level = cpu.level.load(std::memory_order_relaxed);
-  const Lock* top = cpu.held[level].lock;
+  const Lock* top = cpu.held[level].lock();
   const std::uint16_t id = top != nullptr ? top->class_id() : 0;
   for (std::uint32_t b = fresh; b != 0; b &= b - 1)
     cpu.irq.blocker[__builtin_ctz(b)].store(id, std::memory_order_relaxed);

@@ -12,6 +12,8 @@ using detail::HeldEntry;
 
 namespace detail {
 std::atomic<std::uint64_t> g_spin_budget_ns{4000};
+Lock g_raised_level(Level::HI, "(raised level)");
+std::atomic<std::uint64_t> g_yield_budget_ns{200'000};
 }  // namespace detail
 
 namespace {
@@ -24,7 +26,7 @@ constexpr std::uint64_t kParkTimeoutNs = 2'000'000;
 // The level of the highest lock held below `below`, or -1.
 int next_held_level(const CpuRecord& cpu, unsigned below) {
   for (unsigned l = below; l-- > 0;)
-    if (cpu.held[l].lock != nullptr) return static_cast<int>(l);
+    if (cpu.held[l].key != 0) return static_cast<int>(l);
   return -1;
 }
 
@@ -37,14 +39,22 @@ Lock::~Lock() {
 }
 
 std::uint16_t Lock::register_class() {
+  // The held-lock record keeps a lock's address in 48 bits (HeldEntry::key). Checked here, on each
+  // lock's first acquire, rather than on every acquire.
+  if ((reinterpret_cast<std::uintptr_t>(this) & ~HeldEntry::kAddressMask) != 0)
+    detail::violation(Rule::Fatal, "lock address does not fit the held-lock record (48 bits)", this,
+                      detail::this_cpu_if_attached(), {});
   const std::uint16_t id = detail::class_register(name_, level_);
   class_id_.store(id, std::memory_order_relaxed);  // every racer stores the same id
   return id;
 }
 
-void Lock::start_hold_timing(HeldEntry& e) {
-  e.acquired_ns = platform::now_ns();
-  e.state |= HeldEntry::kTimed;
+void Lock::sampled(CpuRecord& cpu, HeldEntry& e, std::uint16_t id, std::uint8_t previous) {
+  detail::sample_nesting(cpu, id, previous);
+  if (detail::g_hold_timing.load(std::memory_order_relaxed)) {
+    e.acquired_ns = platform::now_ns();
+    e.key |= HeldEntry::kTimed;
+  }
 }
 
 Level Lock::acquire_slow(CpuRecord& cpu, std::source_location where) {
@@ -53,10 +63,11 @@ Level Lock::acquire_slow(CpuRecord& cpu, std::source_location where) {
   if (mine < current)
     detail::violation(Rule::R1_AcquireUpwardOnly, "acquiring a lock below the CPU's level", this, &cpu, where);
   HeldEntry& e = cpu.held[mine];
-  if (e.lock != this || owner() != cpu.index)
+  if (e.lock() != this || owner() != cpu.index)
     detail::violation(Rule::R2_NoLateralLocking,
                       "acquiring a lock at the CPU's current level that this CPU does not own", this, &cpu, where);
-  e.state += HeldEntry::kNestOne;  // R3: re-acquiring the top lock is a no-op
+  ++e.nest;  // R3: re-acquiring the top lock is a no-op
+  e.key |= HeldEntry::kNested;
   return static_cast<Level>(current);
 }
 
@@ -73,17 +84,17 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
   const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
   const std::uint8_t mine = to_int(level_);
   HeldEntry& e = cpu.held[mine];
-  if (e.lock != this || owner() != cpu.index)
+  if (e.lock() != this || owner() != cpu.index)
     detail::violation(Rule::R4_ReleaseTopAsOwner, "releasing a lock this CPU does not own", this, &cpu, where);
   if (current != mine)
     detail::violation(Rule::R4_ReleaseTopAsOwner,
                       "releasing a lock that is not at the CPU's current level (not the top lock)", this, &cpu,
                       where);
   if (previous == level_) {
-    if (e.nest() == 0)
+    if (e.nest == 0)
       detail::violation(Rule::R3_Nesting, "release to the lock's own level matches no nested acquire", this, &cpu,
                         where);
-    e.state -= HeldEntry::kNestOne;  // the nested acquire's matching release: a no-op
+    if (--e.nest == 0) e.key &= ~HeldEntry::kNested;  // the nested acquire's matching release: a no-op
     return;
   }
   if (previous > level_)
@@ -95,7 +106,7 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
       next >= 0 && to_int(previous) < next)
     detail::violation(Rule::R5_ReleaseDownward, "releasing to a level below a lock still held", this, &cpu, where,
                       "previous", to_int(previous));
-  if ((e.state & HeldEntry::kTimed) != 0) {
+  if ((e.key & HeldEntry::kTimed) != 0) {
     const std::uint64_t held_ns = platform::now_ns() - e.acquired_ns;
     const std::uint16_t id = class_id();
     detail::bump(cpu.hold_ns[id], held_ns);
@@ -105,8 +116,8 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
   }
   // A nested count left over here means unlock()/release() pairs were mismatched; the outermost
   // release with the acquire's own `previous` ends them all.
-  e.state = 0;
-  e.lock = nullptr;
+  e.nest = 0;
+  e.key = 0;
 #ifdef SMPLOCK_UNIPROCESSOR
   word_.store(0, std::memory_order_relaxed);
 #else
@@ -128,33 +139,71 @@ void Lock::release_word_slow(CpuRecord& cpu, Level previous, std::source_locatio
   drop_level(cpu, to_int(previous));
 }
 
+namespace detail {
+
+void raise_level_slow(CpuRecord& cpu, Level level, std::source_location where) {
+  if (to_int(level) < cpu.level.load(std::memory_order_relaxed))
+    violation(Rule::R1_AcquireUpwardOnly, "raise_level() below the CPU's level", nullptr, &cpu, where, "to",
+              to_int(level));
+  violation(Rule::R2_NoLateralLocking, "raise_level() to the CPU's current level (it is taken)", nullptr, &cpu,
+            where, "to", to_int(level));
+}
+
+void lower_level_slow(CpuRecord& cpu, Level previous, std::source_location where) {
+  const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
+  HeldEntry& e = cpu.held[current];
+  if (e.lock() != &g_raised_level)
+    violation(Rule::R4_ReleaseTopAsOwner,
+              e.key != 0 ? "lower_level() while a lock is at the top (release it first)"
+                         : "lower_level() with no raise_level() at the CPU's level",
+              e.lock(), &cpu, where, "previous", to_int(previous));
+  if (to_int(previous) >= current)
+    violation(Rule::R5_ReleaseDownward, "lower_level() to a level not below the CPU's level", nullptr, &cpu, where,
+              "previous", to_int(previous));
+  if (const int next = next_held_level(cpu, current); next >= 0 && to_int(previous) < next)
+    violation(Rule::R5_ReleaseDownward, "lower_level() below a lock still held", nullptr, &cpu, where, "previous",
+              to_int(previous));
+  e.key = 0;  // another `previous` than the raise returned, but one the rules allow
+  drop_level(cpu, to_int(previous));
+}
+
+}  // namespace detail
+
 void Lock::unlock(std::source_location where) {
   CpuRecord& cpu = detail::this_cpu();
   HeldEntry& e = cpu.held[to_int(level_)];
-  if (e.lock == this && e.nest() > 0) {
-    e.state -= HeldEntry::kNestOne;
+  if (e.lock() == this && e.nest > 0) {
+    if (--e.nest == 0) e.key &= ~HeldEntry::kNested;
     return;
   }
-  release(e.lock == this ? e.previous() : Level::Null, where);  // the rules judge a bad unlock()
+  release(e.lock() == this ? e.previous() : Level::Null, where);  // the rules judge a bad unlock()
 }
 
-// The contended acquire: test-and-test-and-set with pause and exponential backoff for a time
-// budget, then sleep on the word (futex), so more threads than cores never spin against a holder
-// that is not running.
+// The contended acquire, in three phases, each for a time budget:
+//   spin   test-and-test-and-set with pause and exponential backoff (the holder is running and
+//          will let go soon);
+//   yield  look, then give the processor away (sched_yield): when threads outnumber cores, the
+//          holder may be waiting for this very processor; the word is left alone, so the holder's
+//          release stays a plain store;
+//   park   sleep on the word (futex): set kParked, which sends the holder's release to its waking
+//          path. Only a long wait gets here, so the system calls of sleep and wake-up are paid
+//          rarely, and a program with more threads than cores never collapses.
 __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
 #ifdef SMPLOCK_UNIPROCESSOR
   detail::violation(Rule::Fatal, "lock busy in the uniprocessor build (held by a CPU that is gone)", this, &cpu, {});
 #else
   const auto caller = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
   const std::uint64_t t0 = platform::now_ns();
-#ifndef SMPLOCK_NO_COUNTERS  // the counters-off benchmark build (bench/parts/stats.cmake) counts nothing
+  // Counted in every build: a waiter woken from its sleep uses it to tell whether others remain.
   const unsigned queued = waiters_.fetch_add(1, std::memory_order_relaxed);
-#endif
-  const std::uint64_t budget = detail::g_spin_budget_ns.load(std::memory_order_relaxed);
-  std::uint64_t spin_end = t0 + budget;
+  const std::uint64_t spin_budget = detail::g_spin_budget_ns.load(std::memory_order_relaxed);
+  const std::uint64_t yield_budget = detail::g_yield_budget_ns.load(std::memory_order_relaxed);
+  std::uint64_t spin_end = t0 + spin_budget;
+  std::uint64_t yield_end = spin_end + yield_budget;
   std::uint64_t spins = 0, parks = 0;
-  std::uint32_t want = cpu.tag;  // becomes tag|kParked once we have slept: others may still sleep
+  std::uint32_t want = cpu.tag;  // tag|kParked after a sleep if others may still sleep
   unsigned backoff = 1;
+  bool yielding = false;
   for (;;) {
     std::uint32_t w = word_.load(std::memory_order_relaxed);
     if (w == 0) {
@@ -162,9 +211,16 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
       if (word_.compare_exchange_weak(w, want, std::memory_order_acquire, std::memory_order_relaxed)) break;
       continue;
     }
-    if ((++spins & 7) != 0 || platform::now_ns() < spin_end) {
+    ++spins;
+    if (!yielding) {
       for (unsigned i = 0; i < backoff; ++i) platform::cpu_relax();
       if (backoff < 8) backoff <<= 1;
+      // The clock is read every 8th look.
+      if ((spins & 7) != 0 || platform::now_ns() < spin_end) continue;
+      yielding = true;
+    }
+    if (platform::now_ns() < yield_end) {
+      platform::yield_cpu();
       continue;
     }
     // Park. held -> held+parked first, so the owner's release takes the waking path.
@@ -184,17 +240,23 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
       platform::futex_wait(word_, w, kParkTimeoutNs);
       ++parks;
     }
-    want = cpu.tag | kParked;
-    spin_end = platform::now_ns() + budget / 4;  // woken: spin briefly for the hand-over
+    // The release that woke us cleared kParked. Other sleepers need it back, so take the lock
+    // with it set while other waiters exist (at worst one needless wake-up); alone, take it bare,
+    // and our own release stays a plain store.
+    want = waiters_.load(std::memory_order_relaxed) > 1 ? cpu.tag | kParked : cpu.tag;
+    spin_end = platform::now_ns() + spin_budget / 4;  // woken: spin briefly for the hand-over
+    yield_end = spin_end + yield_budget;
     backoff = 1;
+    yielding = false;
   }
-#ifndef SMPLOCK_NO_COUNTERS
   waiters_.fetch_sub(1, std::memory_order_relaxed);
+#ifndef SMPLOCK_NO_COUNTERS  // the counters-off benchmark build (bench/parts/stats.cmake) counts nothing
   std::uint16_t id = class_id_.load(std::memory_order_relaxed);
   if (id == 0) id = register_class();
   detail::class_note_contended(cpu, id, queued, spins, parks, platform::now_ns() - t0, caller);
 #else
   (void)caller;
+  (void)queued;
   (void)parks;
 #endif
 #endif

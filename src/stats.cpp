@@ -60,7 +60,7 @@ void sample_nesting(CpuRecord& cpu, std::uint16_t id, std::uint8_t below) {
   NestSlot& s = g_nesting[cpu.index].classes[id];
   bump(s.nest_samples);
   if (below <= to_int(Level::Softint)) return;  // no lock below
-  const Lock* parent = cpu.held[below].lock;
+  const Lock* parent = cpu.held[below].lock();
   if (parent == nullptr) return;
   const std::uint16_t pid = parent->class_id();
   if (pid == 0) return;

@@ -4,6 +4,10 @@
 //                 level and returns the level to restore, release(previous) goes back down.
 //   Guard         RAII for one lock.
 //   OrderedGuard  takes several locks in level order (use it instead of std::scoped_lock).
+//   raise_level() / lower_level() / LevelGuard
+//                 raise this CPU's level without a lock (a kernel's "raise IPL"): holds back this
+//                 CPU's interrupts and softints at or below the level, for data only this CPU
+//                 touches. No system call either way.
 //
 // When not to use it: a Lock spins (then sleeps) and is meant for short critical sections of a
 // program organised in levels. For a lock held across blocking I/O, or long waits on conditions,
@@ -94,9 +98,8 @@ class Lock {
   std::uint16_t register_class();
   void note_acquired(detail::CpuRecord& cpu, std::uint8_t mine, Level previous, std::source_location where) {
     detail::HeldEntry& e = cpu.held[mine];
-    e.lock = this;
+    e.key = detail::HeldEntry::make_key(this, to_int(previous));  // not nested, not timed
     e.where = where;
-    e.state = to_int(previous);  // not nested, not timed
 #ifndef SMPLOCK_NO_COUNTERS  // defined only by the counters-off benchmark build
     std::uint16_t id = class_id_.load(std::memory_order_relaxed);
     if (id == 0) [[unlikely]]
@@ -107,22 +110,14 @@ class Lock {
     const std::uint64_t n = count.load(std::memory_order_relaxed);
     count.store(n + 1, std::memory_order_relaxed);
     if ((n & detail::kNestSampleMask) == 0) [[unlikely]]
-      detail::sample_nesting(cpu, id, to_int(previous));
+      sampled(cpu, e, id, to_int(previous));
 #endif
-    if (detail::g_hold_timing.load(std::memory_order_relaxed)) [[unlikely]]
-      start_hold_timing(e);
   }
-  static void start_hold_timing(detail::HeldEntry& e);
-  // Drops the CPU to `level` and delivers whatever interrupts the lower level lets through. The
-  // signal fence orders the level store before the read of `pending`: an interrupt that arrives
-  // after the store is dispatched by its signal handler at the new level; one that arrived before
-  // is seen here.
-  static void drop_level(detail::CpuRecord& cpu, std::uint8_t level) {
-    cpu.level.store(level, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (cpu.pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
-      detail::deliver_pending(cpu);
-  }
+  // The sampled acquisitions (1 in 64 per CPU and class): the nesting sample, and the hold timing
+  // when it is on. Out of line, so the common acquire tests nothing more than the counter's bits.
+  static void sampled(detail::CpuRecord& cpu, detail::HeldEntry& e, std::uint16_t id, std::uint8_t previous);
+  // The shared release tail (detail::drop_level): the level drops, pending interrupts are delivered.
+  static void drop_level(detail::CpuRecord& cpu, std::uint8_t level) { detail::drop_level(cpu, level); }
 
   std::atomic<std::uint32_t> word_{0};
   const Level level_;
@@ -170,10 +165,10 @@ inline void Lock::release(Level previous, std::source_location where) {
   detail::HeldEntry& e = cpu.held[mine];
   // The common case: this lock is the top one, released to the level its acquire returned, not
   // nested, not timed. Anything else (and every broken rule) goes to the slow path.
-  if (cpu.level.load(std::memory_order_relaxed) != mine || e.lock != this || e.state != to_int(previous))
-      [[unlikely]]
+  if (cpu.level.load(std::memory_order_relaxed) != mine ||
+      e.key != detail::HeldEntry::make_key(this, to_int(previous))) [[unlikely]]
     return release_slow(cpu, previous, where);
-  e.lock = nullptr;
+  e.key = 0;
 #ifdef SMPLOCK_UNIPROCESSOR
   word_.store(0, std::memory_order_relaxed);
 #else
@@ -209,6 +204,67 @@ inline bool Lock::try_acquire(Level& previous, std::source_location where) {
   previous = static_cast<Level>(current);
   return true;
 }
+
+// --- raising the level without a lock -----------------------------------------------------------
+
+namespace detail {
+// What a raised level's held-lock slot names instead of a lock: never acquired, never released.
+extern Lock g_raised_level;
+[[noreturn]] void raise_level_slow(CpuRecord& cpu, Level level, std::source_location where);
+void lower_level_slow(CpuRecord& cpu, Level previous, std::source_location where);
+}  // namespace detail
+
+// raise_level(level): raises this CPU to `level` and returns the level to pass to lower_level().
+// The level occupies its slot like a lock would, so every rule holds as for a lock at that level
+// held by this CPU: raising below the CPU's level crashes (R1), raising to the level it is at crashes
+// (R2), a lock at or below the raised level cannot be taken (R1/R2) or released (R4) until the
+// level is lowered again. What it is for: data that only this CPU touches, shared with its own
+// interrupt handlers or softints (per-CPU caches), which a shared lock would protect at the price of
+// a locked instruction. Interrupts raised meanwhile are held back and delivered by lower_level().
+[[nodiscard, gnu::always_inline]] inline Level raise_level(
+    Level level, std::source_location where = std::source_location::current()) {
+  detail::CpuRecord& cpu = detail::this_cpu();
+  const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
+  const std::uint8_t to = to_int(level);
+  if (to <= current) [[unlikely]]
+    detail::raise_level_slow(cpu, level, where);  // R1 or R2: crashes
+  cpu.level.store(to, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  detail::HeldEntry& e = cpu.held[to];
+  e.key = detail::HeldEntry::make_key(&detail::g_raised_level, current);
+  e.where = where;
+  return static_cast<Level>(current);
+}
+
+// lower_level(previous): undoes the raise_level() that returned `previous`, delivering whatever
+// interrupts the lower level lets through. Crashes like a release: R4 unless the raise is the top
+// of this CPU (no lock taken above it still held), R5 for a `previous` above the level or below
+// the next lock still held.
+[[gnu::always_inline]] inline void lower_level(Level previous,
+                                               std::source_location where = std::source_location::current()) {
+  detail::CpuRecord& cpu = detail::this_cpu();
+  const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
+  detail::HeldEntry& e = cpu.held[current];
+  if (e.key != detail::HeldEntry::make_key(&detail::g_raised_level, to_int(previous))) [[unlikely]]
+    return detail::lower_level_slow(cpu, previous, where);
+  e.key = 0;
+  detail::drop_level(cpu, to_int(previous));
+}
+
+// LevelGuard: raise_level() on construction, lower_level() on destruction.
+class [[nodiscard]] LevelGuard {
+ public:
+  [[gnu::always_inline]] explicit LevelGuard(Level level,
+                                             std::source_location where = std::source_location::current())
+      : previous_(raise_level(level, where)) {}
+  ~LevelGuard() { lower_level(previous_); }
+  LevelGuard(const LevelGuard&) = delete;
+  LevelGuard& operator=(const LevelGuard&) = delete;
+  Level previous() const noexcept { return previous_; }
+
+ private:
+  const Level previous_;
+};
 
 // --- guards --------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@
 //   snapshot()    the counters since the last reset() (or since the program started).
 //   reset()       starts a new window.
 //   set_hold_timing() / hold_timing()   measure hold times (off by default: it reads the clock on
-//                 every acquire and release).
+//                 the sampled acquisitions, 1 in 64, and their releases).
 //
 // Cost. The uncontended acquire bumps one counter the acquiring CPU owns (a plain load and store)
 // and, for one acquisition in 64 per CPU and class, records which lock was held directly below
@@ -129,8 +129,10 @@ Snapshot snapshot();
 // Starts a new window (see the banner: a baseline, no CPU's counter is written).
 void reset();
 
-// Hold timing: when on, every acquire and release reads the clock (the release takes its slow
-// path), filling hold_ns, hold_samples and max_hold_ns. Off by default.
+// Hold timing: when on, the sampled acquisitions (a class's first on a CPU, then every
+// nest_sample_period-th: the same ones nesting is sampled on) read the clock, and so do their
+// releases (which take the slow path), filling hold_ns, hold_samples and max_hold_ns. The report
+// scales the mean hold up to the class's acquisitions. Off by default.
 void set_hold_timing(bool on);
 bool hold_timing();
 

@@ -21,6 +21,10 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::u
 // Wakes up to `count` sleepers on the word.
 void futex_wake(std::atomic<std::uint32_t>& word, int count);
 
+// Gives this thread's processor to another runnable thread, if there is one (sched_yield: a
+// system call, async-signal-safe in practice: it takes no user-space lock).
+void yield_cpu();
+
 // The calling thread's kernel id.
 int thread_id();
 // Sends signal `sig` to thread `tid` of this process. Async-signal-safe.

@@ -148,6 +148,81 @@ TEST_F(Rules, R7DestroyingAHeldLockCrashes) {
       "R7 no lock outlives its CPU(.|\n)*destroying a lock that is held(.|\n)*\"volume\"");
 }
 
+// raise_level(): the raised level takes its slot like a lock, and the same rules guard it.
+TEST_F(Rules, R1RaiseBelowTheLevelCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock np(Level::NP, "NP-pool");
+        (void)np.acquire();
+        (void)raise_level(Level::PS);
+      },
+      "R1 acquire upward only.*raise_level\\(\\) below the CPU's level(.|\n)*to +0x4a PS(.|\n)*\"NP-pool\"");
+}
+
+TEST_F(Rules, R2RaiseToTheCurrentLevelCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock np(Level::NP, "NP-pool");
+        (void)np.acquire();
+        (void)raise_level(Level::NP);
+      },
+      "R2 no lateral locking.*raise_level\\(\\) to the CPU's current level(.|\n)*\"NP-pool\"");
+}
+
+TEST_F(Rules, R2LockAtTheRaisedLevelCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock kt(Level::KT, "kthread");
+        (void)raise_level(Level::KT);
+        (void)kt.acquire();
+      },
+      "R2 no lateral locking(.|\n)*\"kthread\"(.|\n)*level raised \\(raise_level\\), no lock");
+}
+
+TEST_F(Rules, R4ReleaseALockUnderARaiseCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock ps(Level::PS, "PS-proc");
+        const Level p = ps.acquire();
+        (void)raise_level(Level::NP);
+        ps.release(p);
+      },
+      "R4 release the top lock, as its owner(.|\n)*not at the CPU's current level(.|\n)*\"PS-proc\"");
+}
+
+TEST_F(Rules, R4LowerWhileALockIsOnTopCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock qu(Level::QU, "quota");
+        const Level p = raise_level(Level::NP);
+        (void)qu.acquire();
+        lower_level(p);
+      },
+      "R4 release the top lock, as its owner.*lower_level\\(\\) while a lock is at the top(.|\n)*\"quota\"");
+}
+
+TEST_F(Rules, R4LowerWithoutARaiseCrashes) {
+  EXPECT_DEATH(lower_level(Level::Null),
+               "R4 release the top lock, as its owner.*lower_level\\(\\) with no raise_level\\(\\)");
+}
+
+TEST_F(Rules, R5LowerBelowAHeldLockCrashes) {
+  EXPECT_DEATH(
+      {
+        Lock pm(Level::PM, "phys-mem");
+        (void)pm.acquire();
+        (void)raise_level(Level::NP);
+        lower_level(Level::Null);
+      },
+      "R5 never release upward or below a held lock.*lower_level\\(\\) below a lock still held(.|\n)*"
+      "previous +0x00 Null(.|\n)*\"phys-mem\"");
+}
+
+TEST_F(Rules, R7ThreadEndingRaisedCrashes) {
+  EXPECT_DEATH(std::thread([] { (void)raise_level(Level::HI); }).join(),
+               "R7 no lock outlives its CPU(.|\n)*ending with its level raised");
+}
+
 TEST_F(Rules, R9CheckLevelAtAnotherLevelCrashes) {
   EXPECT_DEATH(
       {

@@ -62,7 +62,7 @@ void raise_counted(unsigned line, int slot) {
 void routine(void*) {
   const detail::CpuRecord& cpu = detail::this_cpu();
   bool bad = current_level() != Level::Softint;
-  for (const detail::HeldEntry& e : cpu.held) bad |= e.lock != nullptr;
+  for (const detail::HeldEntry& e : cpu.held) bad |= e.key != 0;
   if (bad) g_bad_routine.fetch_add(1, std::memory_order_relaxed);
   g_lowipl_ran.fetch_add(1, std::memory_order_relaxed);
 }

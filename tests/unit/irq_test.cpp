@@ -635,7 +635,7 @@ struct LowiplSeen {
 
 int held_count() {
   int n = 0;
-  for (const detail::HeldEntry& e : detail::this_cpu().held) n += e.lock != nullptr;
+  for (const detail::HeldEntry& e : detail::this_cpu().held) n += e.key != 0;
   return n;
 }
 

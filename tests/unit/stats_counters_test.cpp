@@ -256,7 +256,10 @@ TEST_F(StatsCounters, ResetStartsANewWindow) {
   EXPECT_GT(after.end_ns, after.start_ns);
 }
 
-TEST_F(StatsCounters, HoldTimingIsSwitchable) {
+TEST_F(StatsCounters, HoldTimingIsSwitchableAndSampled) {
+  // Hold timing measures the sampled acquisitions: a class's first on a CPU, then every
+  // nest_sample_period-th (64). Acquisition 0 is sampled while timing is off; of 1-64, taken with
+  // timing on, only the 64th is sampled, and only it sleeps; 65-128 run with timing off again.
   Lock l(Level::SE, name("stats-hold"));
   ASSERT_FALSE(stats::hold_timing());  // off by default
   {
@@ -264,17 +267,18 @@ TEST_F(StatsCounters, HoldTimingIsSwitchable) {
   }
   stats::set_hold_timing(true);
   EXPECT_TRUE(stats::hold_timing());
-  {
+  for (int i = 1; i <= 64; ++i) {
     Guard g(l);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (i == 64) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   stats::set_hold_timing(false);
-  {
+  for (int i = 65; i <= 128; ++i) {
     Guard g(l);
   }
   const stats::Snapshot s = stats::snapshot();
+  ASSERT_EQ(s.nest_sample_period, 64u);
   const ClassStats& c = find(s, name("stats-hold"), Level::SE);
-  EXPECT_EQ(c.counters.acquisitions, 3u);
+  EXPECT_EQ(c.counters.acquisitions, 129u);
   EXPECT_EQ(c.counters.hold_samples, 1u);
   EXPECT_GE(c.counters.hold_ns, 2'000'000u);  // slept 2 ms while holding: a lower bound, not a timing
   EXPECT_EQ(c.counters.max_hold_ns, c.counters.hold_ns);

@@ -43,21 +43,28 @@ inline constexpr std::uint32_t kPendingLowipl = 1u << 17;   // lowipl routines q
 
 // One held lock. Indexed by the lock's level: levels strictly rise, so there is at most one lock
 // per level and the array can never overflow.
+//
+// `key` packs what release()'s fast path checks into one word, so that one compare says "this lock,
+// released to the level its acquire returned, not nested, not timed":
+//   bits 0-47   the lock's address (registration checks that it fits; 0: no lock at this level)
+//   bits 48-55  flags: kNested (R3 acquires outstanding, counted in `nest`), kTimed (hold timed)
+//   bits 56-63  the level acquire() returned
 struct HeldEntry {
-  const Lock* lock = nullptr;      // nullptr: no lock held at this level
+  std::uint64_t key = 0;
   std::source_location where{};    // the acquire's call site
-  // The level acquire() returned (bits 0-7), nested (R3) acquires not yet released (bits 8-39),
-  // and whether the hold is being timed (kTimed). Packed so that release's fast path checks all
-  // three with one compare: state == previous means "right level, not nested, not timed".
-  std::uint64_t state = 0;
-  std::uint64_t acquired_ns = 0;   // valid only when state has kTimed
+  std::uint32_t nest = 0;          // nested (R3) acquires not yet released; kNested while nonzero
+  std::uint64_t acquired_ns = 0;   // valid only while kTimed is set
 
-  static constexpr std::uint64_t kNestOne = 1ull << 8;
-  static constexpr std::uint64_t kNestMask = 0xFFFFFFFFull << 8;
-  static constexpr std::uint64_t kTimed = 1ull << 40;
+  static constexpr std::uint64_t kAddressMask = (1ull << 48) - 1;
+  static constexpr std::uint64_t kNested = 1ull << 48;
+  static constexpr std::uint64_t kTimed = 1ull << 49;
+  static constexpr unsigned kPreviousShift = 56;
 
-  Level previous() const { return static_cast<Level>(state & 0xFF); }
-  std::uint32_t nest() const { return static_cast<std::uint32_t>((state & kNestMask) >> 8); }
+  static std::uint64_t make_key(const Lock* lock, std::uint8_t previous) {
+    return reinterpret_cast<std::uintptr_t>(lock) | (std::uint64_t{previous} << kPreviousShift);
+  }
+  const Lock* lock() const { return reinterpret_cast<const Lock*>(key & kAddressMask); }
+  Level previous() const { return static_cast<Level>(key >> kPreviousShift); }
 };
 
 struct alignas(64) CpuRecord {
@@ -107,6 +114,17 @@ inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
 // Delivers whatever pending interrupts the CPU's level now allows (src/irq.cpp). Called after the
 // level drops, only when `pending` is nonzero.
 void deliver_pending(CpuRecord& cpu);
+
+// Drops the CPU to `level` and delivers whatever interrupts the lower level lets through. The
+// signal fence orders the level store before the read of `pending`: an interrupt that arrives
+// after the store is dispatched by its signal handler at the new level; one that arrived before
+// is seen here.
+inline void drop_level(CpuRecord& cpu, std::uint8_t level) {
+  cpu.level.store(level, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (cpu.pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    deliver_pending(cpu);
+}
 
 // Whether hold times are measured (stats::set_hold_timing).
 extern std::atomic<bool> g_hold_timing;

@@ -53,6 +53,11 @@ struct Analysis {
   double total_percent = 0;            // all classes' waiting, in percent of CPU time
 };
 
+// A class's total hold time over the window, estimated from its timed holds: hold timing measures
+// one acquisition in nest_sample_period (the sampled ones), so the mean of those times the class's
+// acquisitions. 0 when no hold was timed.
+double estimated_hold_ns(const Counters& c);
+
 // Judges every class of `s`. The verdicts point into `s`: keep it alive while they are used.
 Analysis analyze(const Snapshot& s, const ReportOptions& options = {});
 
