@@ -10,7 +10,9 @@
 // the line's, so this CPU can no longer start the same or a lower line), clears the bit with an
 // RMW, runs the handlers, and releases. The release drops the level back and the loop looks
 // again. Lines at or below the level stay pending: the release that finally drops below them
-// delivers them. No path ever masks the signal: the level is the mask.
+// delivers them. Ordinary code never masks the signal: the level is the mask. (Only the signal's
+// own handler runs with it blocked, opening it around handlers: SignalWindow.)
+#include <algorithm>
 #include <csignal>
 
 #include "irq_internal.hpp"
@@ -174,14 +176,28 @@ void on_interrupt_signal() {
   // Only what already exists: the initial-exec TLS pointer and the CPU's static record.
   CpuRecord* cpu = tls_cpu;
   if (cpu == nullptr) return;  // not a CPU (any more): nothing can be pending for this thread
-  if (cpu->pending.load(std::memory_order_relaxed) != 0) {
-    // Relaxed + signal fences: only this CPU and its own nested activations touch the count.
-    cpu->irq.in_signal.store(cpu->irq.in_signal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    deliver_loop(*cpu, true);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    cpu->irq.in_signal.store(cpu->irq.in_signal.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  IrqCpuState& s = cpu->irq;
+  // Relaxed + signal fences: only this CPU and its own nested activations touch these, and each
+  // activation puts back what it changed before it returns. Counted first, before anything that
+  // could take long enough for another signal to land: a nesting the mask should have prevented
+  // is caught here or not at all.
+  constexpr auto r = std::memory_order_relaxed;
+  const std::uint32_t depth = s.in_signal.load(r) + 1;
+  const bool window = s.window_open.load(r);
+  s.in_signal.store(depth, r);
+  s.window_open.store(false, r);  // the kernel has just blocked the signal for this activation
+  bump(s.signal_activations);
+  if (depth > s.max_signal_depth.load(r)) s.max_signal_depth.store(depth, r);
+  if (depth > 1) {
+    bump(s.signal_nested);
+    if (!window) [[unlikely]]
+      bump(s.nested_outside_window);
   }
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (cpu->pending.load(r) != 0) deliver_loop(*cpu, true);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  s.window_open.store(window, r);  // as the kernel's return from the handler restores the mask
+  s.in_signal.store(depth - 1, r);
 }
 
 CpuRecord& checked_cpu(int index, const char* who) {
@@ -320,6 +336,19 @@ LineStats line_stats(unsigned n) {
   s.max_delay_ns = c.max_delay_ns.load(r);
   s.latency_ns = c.latency_ns.load(r);
   s.max_latency_ns = c.max_latency_ns.load(r);
+  return s;
+}
+
+SignalStats signal_stats() {
+  constexpr auto r = std::memory_order_relaxed;
+  SignalStats s;
+  for (const CpuRecord& cpu : detail::g_cpus) {
+    const detail::IrqCpuState& c = cpu.irq;
+    s.activations += c.signal_activations.load(r);
+    s.nested += c.signal_nested.load(r);
+    s.nested_outside_window += c.nested_outside_window.load(r);
+    s.max_depth = std::max(s.max_depth, c.max_signal_depth.load(r));
+  }
   return s;
 }
 

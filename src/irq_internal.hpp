@@ -53,19 +53,34 @@ void restore_signal(const sigset_t* saved);
 // Inside the interrupt signal's handler the signal is blocked. SignalWindow opens it while a line's
 // handlers (or lowipl routines) run, once the level has been raised for them, so only something
 // higher can nest (as on hardware), and closes it again after. Outside the handler: nothing.
+//
+// It also keeps IrqCpuState::window_open, which the handler checks on entry (signal_stats()'s
+// nested_outside_window): marked before the signal opens and unmarked only once it is closed
+// again, so an activation the window lets in always finds the mark. Relaxed + signal fences: only
+// this CPU and its own activations touch it.
 class SignalWindow {
  public:
-  explicit SignalWindow(CpuRecord& cpu) : open_(cpu.irq.in_signal.load(std::memory_order_relaxed) != 0) {
-    if (open_) open_signal(&saved_);
+  explicit SignalWindow(CpuRecord& cpu)
+      : irq_(cpu.irq), open_(cpu.irq.in_signal.load(std::memory_order_relaxed) != 0) {
+    if (!open_) return;
+    was_open_ = irq_.window_open.load(std::memory_order_relaxed);
+    irq_.window_open.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    open_signal(&saved_);
   }
   ~SignalWindow() {
-    if (open_) restore_signal(&saved_);
+    if (!open_) return;
+    restore_signal(&saved_);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    irq_.window_open.store(was_open_, std::memory_order_relaxed);
   }
   SignalWindow(const SignalWindow&) = delete;
   SignalWindow& operator=(const SignalWindow&) = delete;
 
  private:
+  IrqCpuState& irq_;
   const bool open_;
+  bool was_open_ = false;  // a window opened again inside one (a handler's own raise) keeps it open
   sigset_t saved_;
 };
 // The signal handler's body (irq.cpp): errno is already saved by the caller.

@@ -6,6 +6,7 @@
 //   irq::raise()       raise a line on a CPU: from any thread, any level, or a signal handler.
 //   irq::set_signal()  the POSIX signal that carries an IRQ to another CPU's thread.
 //   irq::LineStats     per-line counters: raises, merges, deliveries, deferrals and their delay.
+//   irq::SignalStats   how deep the interrupt signal's handler nested, and where.
 //
 // The model (docs/interrupts.md has the picture). A handler runs on the target CPU at its line's
 // level (irq_level(n)) with the line's lock held, so:
@@ -90,5 +91,29 @@ struct LineStats {
 };
 LineStats line_stats(unsigned n);
 void reset_line_stats();
+
+// How the interrupt signal's handler nested, over every CPU since the program started (counters
+// each CPU's handler keeps for itself, read relaxed: a snapshot while signals arrive may miss
+// those). The handler runs with the signal blocked; the delivery loop opens it only around a
+// line's handlers and softint/lowipl routines, at their level, so an activation can begin on top
+// of another only there, and only to deliver something higher.
+//   activations            handler activations on a CPU (a thread that is no CPU is not counted)
+//   nested                 activations that began while another was running on the same CPU
+//   max_depth              the most activations running at once on one CPU. At most 18: one for
+//                          each level a window can be open at (Softint and the 16 IRQ levels),
+//                          plus one that finds the highest open and has nothing left to deliver.
+//                          (A softint or lowipl routine that calls set_softint(true) drops to
+//                          Null inside its window and can stack more.)
+//   nested_outside_window  nested activations that began while the running one had not opened
+//                          the signal. Always 0: anything else means the signal was left open
+//                          where the code keeps it blocked, the way to an unbounded depth.
+// Never reset; a window of time is the difference of two snapshots (max_depth excepted).
+struct SignalStats {
+  std::uint64_t activations = 0;
+  std::uint64_t nested = 0;
+  std::uint32_t max_depth = 0;
+  std::uint64_t nested_outside_window = 0;
+};
+SignalStats signal_stats();
 
 }  // namespace smplock::irq

@@ -46,6 +46,16 @@ struct IrqCpuState {
   // runs, and unblocked only while it runs a line's handlers (or lowipl routines), so a nested
   // activation can only deliver something higher and the nesting depth is bounded by the levels.
   std::atomic<std::uint32_t> in_signal{0};
+  // Whether the innermost running activation has opened the signal (a SignalWindow): what the
+  // kernel's mask should be, kept where the handler can check it. Set before the signal is
+  // unblocked and cleared only after it is blocked again, so an activation that a window lets in
+  // always finds it set.
+  std::atomic<bool> window_open{false};
+  // irq::signal_stats(): kept by this CPU's handler alone (plain load and store), read by anyone.
+  std::atomic<std::uint32_t> max_signal_depth{0};
+  std::atomic<std::uint64_t> signal_activations{0};
+  std::atomic<std::uint64_t> signal_nested{0};
+  std::atomic<std::uint64_t> nested_outside_window{0};
 
   // The lowipl queue: a ring of tickets. `tail` hands out tickets (CAS, so a signal handler
   // queueing in the middle of another call on the same CPU is safe); `head` is the next ticket to
