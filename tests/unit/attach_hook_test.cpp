@@ -64,7 +64,7 @@ void record_attach(detail::CpuRecord& cpu) {
   s.attached = cpu.attached.load();
   s.level = cpu.level.load();
   s.holds_nothing = true;
-  for (const detail::HeldEntry& e : cpu.held) s.holds_nothing &= e.lock == nullptr;
+  for (const detail::HeldEntry& e : cpu.held) s.holds_nothing &= e.key == 0;
   s.probe_free = g_probe.owner() == -1;
   s.after_first_acquire = t_first_acquire_returned;
   s.in_signal = cpu.irq.in_signal.load();
