@@ -17,6 +17,12 @@ std::atomic<std::uint64_t> g_yield_budget_ns{200'000};
 }  // namespace detail
 
 namespace {
+// The spin phase's longest backoff, in pause instructions between two looks at the word. Each look
+// takes the word's cache line away from the holder (whose next write must fetch it back), so a
+// waiter that looks too often slows the very holder it waits for. 64 pauses (about 1 us on the
+// development machine) let a holder of short sections run dozens of them between two looks; at 8,
+// short-section throughput with 8 threads was a fifth lower (bench/RESULTS.md).
+constexpr unsigned kBackoffCap = 64;
 
 // How long a parked waiter sleeps before looking again. The release fast path is a load then a
 // plain store; a waiter that sets kParked between the two is not woken by that release, and this
@@ -214,7 +220,7 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
     ++spins;
     if (!yielding) {
       for (unsigned i = 0; i < backoff; ++i) platform::cpu_relax();
-      if (backoff < 8) backoff <<= 1;
+      if (backoff < kBackoffCap) backoff <<= 1;
       // The clock is read every 8th look.
       if ((spins & 7) != 0 || platform::now_ns() < spin_end) continue;
       yielding = true;
