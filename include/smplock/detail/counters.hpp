@@ -15,7 +15,7 @@
 #define SMPLOCK_CPU_CLASS_COUNTERS(X)                                                        \
   X(acquisitions, "acquisitions", "times a lock of the class was taken")                     \
   X(contended, "contended", "acquisitions that found the lock busy")                         \
-  X(spins, "spins", "spin-wait iterations (each one or more pause instructions)")            \
+  X(spins, "spins", "looks at the busy word while waiting (after pauses or a yield)")       \
   X(parks, "parks", "times a waiter slept in the kernel")                                    \
   X(wait_ns, "wait_ns", "total time spent waiting for the lock")                             \
   X(queued_0, "queued_0", "contended acquisitions that found no other waiter")               \
