@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -65,35 +66,30 @@ constexpr std::uint8_t kFreePoison = 0xDD;
 constexpr std::uint64_t kGuardPoison8 = 0xABABABABABABABABull;
 
 std::atomic<bool> g_debug{false};
+// The malloc fast path's bound on `size - 1` for the arithmetic classes (1..kFineMax bytes): 0
+// while debug is on, so the same compare sends every request to the general path. Relaxed, set
+// with g_debug (a switch that orders nothing).
+std::atomic<std::size_t> g_fine_fast{kFineMax};
 
 // A copy of the class table with internal linkage: the fast paths address it directly, not
 // through the GOT as they would the header's inline variable.
 constexpr ClassTable kT = make_class_table();
 inline unsigned local_class_of(std::size_t n) { return kT.by16[(n + 15) >> 4]; }
 
-// What the free fast path needs of a class, in one 16-byte entry (one base register, one index).
-struct FreeInfo {
-  std::uint64_t recip;
-  std::uint32_t size;
-  std::uint32_t end;
-};
-constexpr auto make_free_info() {
-  struct Table {
-    FreeInfo at[kSizeClasses];
-  } t{};
-  for (unsigned c = 0; c < kSizeClasses; ++c) t.at[c] = FreeInfo{kT.recip[c], kT.size[c], kT.end[c]};
-  return t;
-}
-constexpr auto kFree = make_free_info();
 
 // This thread's exit hook: 0 not armed yet, 1 armed, 2 already run (the thread is ending; later
 // calls still work but are not handed back again). Initial-exec: read on the fast path.
 __thread int t_exit_state __attribute__((tls_model("initial-exec"))) = 0;
 
+// What t_np_cache points at while the thread has no cache of the default pool: its `cpu` is the
+// end of the CPU table, which no thread's tls_cpu (null or a table entry) ever equals.
+constinit CacheHead g_no_cache{smplock::detail::g_cpus + kMaxCpus, 0};
+
 // The default pool's cache of this thread's CPU, so the fast paths need not go CPU -> index ->
-// table. Valid only while its index is the CPU's (a thread that detached and attached again may
-// have another index): the fast paths check that, claim() sets it, the exit hand-back clears it.
-__thread CpuCache* t_np_cache __attribute__((tls_model("initial-exec"))) = nullptr;
+// table. Valid only while its `cpu` is the thread's tls_cpu (a thread that detached and attached
+// again may have another index): the fast paths check that, claim() sets it, the exit hand-back
+// resets it. Never null, so the check is one compare.
+__thread CacheHead* t_np_cache __attribute__((tls_model("initial-exec"))) = &g_no_cache;
 
 // The default pool: constant-initialised (a preloaded malloc is called before any constructor
 // runs) and never destroyed (threads may still free while the program exits).
@@ -105,6 +101,20 @@ union DefaultStorage {
 constinit DefaultStorage g_default;
 
 inline std::uint8_t level_of(const PoolState& ps) { return to_int(ps.level); }
+
+// Counts one on a counter this CPU owns, for the fast paths: like bump(), no locked instruction,
+// but on x86-64 one `add` to memory instead of a load, an add and a store (Linux's this_cpu_inc):
+// an instruction is never split by a signal handler, the same CPU, and an aligned 8-byte store is
+// seen whole by a snapshot on another CPU (what bump's relaxed store promises). Under TSan, bump
+// itself, so the counters stay visible to the race checker.
+inline void count_one(std::atomic<std::uint64_t>& counter) {
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+  static_assert(sizeof counter == sizeof(std::uint64_t) && std::atomic<std::uint64_t>::is_always_lock_free);
+  asm("addq $1, %0" : "+m"(counter));
+#else
+  bump(counter);
+#endif
+}
 
 // Raising the CPU to the pool's level keeps every handler that could use the pool off this CPU;
 // the signal fence keeps the compiler from moving the list work above the store (a handler is
@@ -140,6 +150,10 @@ inline char* span_addr(const PoolState& ps, const Span* s) {
                                            std::source_location where) {
   crash(ps, Rule::R8_PoolBelowNP, what, cpu, where);
 }
+
+// What a malloc does when memory runs out: return nullptr, crash (npp::malloc), or return nullptr
+// with errno ENOMEM (the C malloc of the preload library).
+enum class Oom : unsigned { Null = 0, Crash = 1, Errno = 2 };
 
 void* out_of_memory(PoolState& ps, CpuRecord* cpu, bool crash_on_oom, std::source_location where) {
   if (crash_on_oom)
@@ -253,7 +267,7 @@ Span* alloc_pages(PoolState& ps, std::size_t pages) {
   s->next = nullptr;
   s->block = nullptr;
   s->size = 0;
-  s->owner = -1;
+  s->owner = kNoOwner;
   return s;
 }
 
@@ -429,7 +443,8 @@ __attribute__((noinline)) CpuCache* claim(PoolState& ps, CpuRecord& cpu, std::so
       const std::size_t len = (sizeof(CpuCache) + kOsPage - 1) & ~(kOsPage - 1);
       if (void* mem = map_anon(len)) {
         pc = new (mem) CpuCache();
-        pc->index = cpu.index;
+        pc->cpu = &cpu;
+        pc->span_tag = small_slab_word(cpu.index);
         for (unsigned cls = 1; cls < kSizeClasses; ++cls) pc->list[cls].room = kT.limit[cls];
         ps.mapped.fetch_add(len, std::memory_order_relaxed);
         // Release: snapshots and remote pushers that load the pointer see a constructed cache.
@@ -492,7 +507,10 @@ Block* refill_locked(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls) 
   if (s == nullptr) return nullptr;
   s->kind = SpanKind::Small;
   s->cls = static_cast<std::uint8_t>(cls);
-  s->owner = cpu.index;
+  s->shift = kT.shift[cls];
+  s->blocks = kT.blocks[cls];
+  s->inverse = kT.inverse[cls];
+  s->owner = static_cast<std::uint16_t>(cpu.index);
   char* addr = span_addr(ps, s);
   const std::size_t size = kT.size[cls];
   pc.carve[cls].next = addr;
@@ -743,7 +761,7 @@ void flush_cpu(PoolState& ps, CpuRecord& cpu) {
     o = Outgoing{};
   }
   ps.cpus[cpu.index].store(nullptr, std::memory_order_relaxed);
-  if (&ps == &g_default.state) t_np_cache = nullptr;
+  if (&ps == &g_default.state) t_np_cache = &g_no_cache;
   // Vacant first, then the last look at the inboxes: a pusher that missed this look sees the flag
   // (both seq_cst), see rescue_if_vacant().
   pc->vacant.store(true, std::memory_order_seq_cst);
@@ -796,8 +814,9 @@ bool in_region(const PoolState& ps, const void* p) noexcept {
 
 // Every malloc the fast path does not take: first use by a thread or CPU, R8, large, aligned and
 // guarded blocks.
-__attribute__((noinline)) void* malloc_general(PoolState& ps, std::size_t size, std::size_t alignment, Quota* quota,
-                                               bool crash_on_oom, std::source_location where) {
+// The fast path's own arguments come first, so its tail call leaves them in their registers.
+__attribute__((noinline)) void* malloc_general(std::size_t size, std::source_location where, PoolState& ps,
+                                               std::size_t alignment, Quota* quota, bool crash_on_oom) {
   CpuRecord* cpu = &smplock::detail::this_cpu();
   const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
   if (lvl >= level_of(ps)) [[unlikely]]
@@ -806,20 +825,22 @@ __attribute__((noinline)) void* malloc_general(PoolState& ps, std::size_t size, 
 }
 
 // The list was empty: refill, finish the allocation, come back down. Level raised on entry.
-// `how`: the class (bits 0-7), the CPU's level before the call (8-15), crash on out of memory (16):
-// packed so that the fast path's tail call passes everything in registers.
+// `how`: the class (bits 0-7), the CPU's level before the call (8-15), the Oom (16-17): packed so
+// that the fast path's tail call passes everything in registers.
 __attribute__((noinline)) void* malloc_refill(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned how,
                                               std::source_location where) {
   const unsigned cls = how & 0xFF;
   const auto lvl = static_cast<std::uint8_t>(how >> 8);
-  const bool crash_on_oom = (how >> 16) != 0;
+  const auto oom = static_cast<Oom>(how >> 16);
   Block* b = refill(ps, cpu, pc, cls, lvl, where);
   if (b != nullptr) {
     b->key = 0;
     bump(pc.list[cls].allocs);
   }
   lower_to(cpu, lvl);
-  return b != nullptr ? b : out_of_memory(ps, &cpu, crash_on_oom, where);
+  if (b != nullptr) return b;
+  if (oom == Oom::Errno) errno = ENOMEM;
+  return out_of_memory(ps, &cpu, oom == Oom::Crash, where);
 }
 
 __attribute__((noinline)) void* deliver_then_return(CpuRecord& cpu, void* b) {
@@ -835,37 +856,84 @@ __attribute__((noinline)) void free_drain(PoolState& ps, CpuRecord& cpu, CpuCach
   lower_to(cpu, lvl);
 }
 
-// The calling CPU's cache, or nullptr. kDefault: ps is the default pool (its thread-local pointer).
+// The default pool's npp::malloc(size) off the fast path: two arguments, both still in the
+// registers the fast path got them in.
+__attribute__((noinline)) void* malloc_general_np(std::size_t size, std::source_location where) {
+  return malloc_general(size, where, g_default.state, kAlignment, nullptr, true);
+}
+
+// The preload library's malloc(size) off the fast path.
+__attribute__((noinline)) void* malloc_general_c(std::size_t size) {
+  void* p = malloc_general(size, {}, g_default.state, kAlignment, nullptr, false);
+  if (p == nullptr) errno = ENOMEM;
+  return p;
+}
+
+// The fast paths' way off, kept to the fewest arguments the call allows: then nothing but the
+// call's own arguments has to stay live in registers for it.
 template <bool kDefault>
-[[gnu::always_inline]] inline CpuCache* fast_cache(PoolState& ps, const CpuRecord& cpu) {
+[[gnu::always_inline]] inline void* to_malloc_general(PoolState& ps, std::size_t size, std::size_t alignment,
+                                                      Quota* quota, Oom oom, std::source_location where) {
+  if (kDefault && alignment == kAlignment && quota == nullptr) {
+    if (oom == Oom::Crash) return malloc_general_np(size, where);
+    if (oom == Oom::Errno) return malloc_general_c(size);
+  }
+  void* p = malloc_general(size, where, ps, alignment, quota, oom == Oom::Crash);
+  if (oom == Oom::Errno && p == nullptr) errno = ENOMEM;
+  return p;
+}
+
+// The calling CPU and its cache, or false (go to the general path). kDefault: ps is the default
+// pool, whose cache is one thread-local pointer checked with one compare (see CacheHead).
+template <bool kDefault>
+[[gnu::always_inline]] inline bool fast_cache(PoolState& ps, CpuRecord*& cpu, CpuCache*& pc) {
+  cpu = tls_cpu;
   if constexpr (kDefault) {
-    CpuCache* pc = t_np_cache;
-    return pc != nullptr && pc->index == cpu.index ? pc : nullptr;
+    CacheHead* head = t_np_cache;
+    if (head->cpu != cpu) [[unlikely]]
+      return false;
+    pc = static_cast<CpuCache*>(head);
+    return true;
   } else {
-    return ps.cpus[cpu.index].load(std::memory_order_relaxed);
+    if (cpu == nullptr) [[unlikely]]
+      return false;
+    pc = ps.cpus[cpu->index].load(std::memory_order_relaxed);
+    return pc != nullptr;
   }
 }
 
 // `pool_level` is ps.level, passed as a constant by the default pool's entry points.
 template <bool kDefault>
 [[gnu::always_inline]] inline void* malloc_fast(PoolState& ps, std::uint8_t pool_level, std::size_t size,
-                                                std::size_t alignment, Quota* quota, bool crash_on_oom,
+                                                std::size_t alignment, Quota* quota, Oom oom,
                                                 std::source_location where) {
-  CpuRecord* cpu = tls_cpu;
-  if (cpu == nullptr) [[unlikely]]
-    return malloc_general(ps, size, alignment, quota, crash_on_oom, where);
+  CpuRecord* cpu;
+  CpuCache* pc;
+  if (!fast_cache<kDefault>(ps, cpu, pc)) [[unlikely]]
+    return to_malloc_general<kDefault>(ps, size, alignment, quota, oom, where);
   const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
-  CpuCache* pc = fast_cache<kDefault>(ps, *cpu);
   // R8 (lvl >= the pool's level) goes to the general path, which crashes.
-  if (lvl >= pool_level || pc == nullptr || size > kSmallMax || alignment > kAlignment ||
-      g_debug.load(std::memory_order_relaxed)) [[unlikely]]
-    return malloc_general(ps, size, alignment, quota, crash_on_oom, where);
-  const unsigned cls = local_class_of(size);
+  if (lvl >= pool_level || alignment > kAlignment) [[unlikely]]
+    return to_malloc_general<kDefault>(ps, size, alignment, quota, oom, where);
+  // 1..1600 bytes: the class is the size in 16-byte steps, no table. The bound is 0 while debug is
+  // on, so that one compare also sends every request to the general path, which adds the guards.
+  // `at` is the class times 16 (the rounded size, for these), and a LocalList is 32 bytes: the
+  // list is `2 * at` bytes into the array, one scaled address (indexing by at / 16 would shift
+  // right, then left again).
+  std::size_t at;
+  if (size - 1 < g_fine_fast.load(std::memory_order_relaxed)) [[likely]]
+    at = (size + 15) & ~std::size_t{15};
+  else if (size <= kSmallMax && !g_debug.load(std::memory_order_relaxed))
+    at = std::size_t{local_class_of(size)} * 16;
+  else
+    return to_malloc_general<kDefault>(ps, size, alignment, quota, oom, where);
+  static_assert(sizeof(LocalList) == 2 * 16);
   raise_to(*cpu, pool_level);
-  LocalList& list = pc->list[cls];
+  LocalList& list = *reinterpret_cast<LocalList*>(reinterpret_cast<char*>(pc->list) + 2 * at);
+  const auto cls = static_cast<unsigned>(at / 16);
   Block* b = list.head;
   if (b == nullptr) [[unlikely]]
-    return malloc_refill(ps, *cpu, *pc, cls | unsigned{lvl} << 8 | unsigned{crash_on_oom} << 16, where);
+    return malloc_refill(ps, *cpu, *pc, cls | unsigned{lvl} << 8 | static_cast<unsigned>(oom) << 16, where);
   Block* next = b->next;
   list.head = next;
   // The next malloc of this class reads next->next: start bringing it in now (a long list of
@@ -873,7 +941,7 @@ template <bool kDefault>
   __builtin_prefetch(next, 1);
   ++list.room;
   b->key = 0;
-  bump(list.allocs);
+  count_one(list.allocs);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   cpu->level.store(lvl, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -884,13 +952,15 @@ template <bool kDefault>
 
 void* pool_malloc(PoolState& ps, std::size_t size, std::size_t alignment, Quota* quota, bool crash_on_oom,
                   std::source_location where) {
-  if (&ps == &g_default.state) return malloc_fast<true>(ps, to_int(Level::NP), size, alignment, quota, crash_on_oom, where);
-  return malloc_fast<false>(ps, level_of(ps), size, alignment, quota, crash_on_oom, where);
+  const Oom oom = crash_on_oom ? Oom::Crash : Oom::Null;
+  if (&ps == &g_default.state) return malloc_fast<true>(ps, to_int(Level::NP), size, alignment, quota, oom, where);
+  return malloc_fast<false>(ps, level_of(ps), size, alignment, quota, oom, where);
 }
 
 // Every free the fast path does not take: attach-less threads, other pools and huge blocks, large
 // blocks, blocks of multi-page slabs, remote frees, guarded blocks, first use by a CPU, R8.
-__attribute__((noinline)) void free_general(PoolState& ps, void* p, Quota* quota, std::source_location where) {
+// The fast path's own arguments come first, so its tail call leaves them in their registers.
+__attribute__((noinline)) void free_general(void* p, std::source_location where, PoolState& ps, Quota* quota) {
   if (p == nullptr) return;
   CpuRecord* cpu = tls_cpu;
   const std::uint8_t lvl = cpu != nullptr ? cpu->level.load(std::memory_order_relaxed) : 0;
@@ -948,36 +1018,53 @@ __attribute__((noinline)) void free_general(PoolState& ps, void* p, Quota* quota
 }
 
 
-// The common free: an attached CPU below the pool's level frees the start of a block of a
-// one-page slab it owns, debug off.
+// The default pool's npp::free(p) off the fast path (see malloc_general_np).
+__attribute__((noinline)) void free_general_np(void* p, std::source_location where) {
+  free_general(p, where, g_default.state, nullptr);
+}
+template <bool kDefault>
+[[gnu::always_inline]] inline void to_free_general(PoolState& ps, void* p, Quota* quota, std::source_location where) {
+  if (kDefault && quota == nullptr) return free_general_np(p, where);
+  free_general(p, where, ps, quota);
+}
+
+// The common free: an attached CPU below the pool's level frees the start of a block in the first
+// page of a slab it owns. What it reads: the pool's line (base, frontier, spans, secret), the
+// CPU's level, its cache's head, the page's descriptor (one line: owner and block geometry), the
+// block's key word, the class's list line, and the CPU's pending word.
 // Debug mode is not checked here: blocks allocated with guards never pass the start-of-block test
 // below, and unguarded blocks freed while debug is on are merely not poisoned.
 template <bool kDefault>
 [[gnu::always_inline]] inline void free_fast(PoolState& ps, std::uint8_t pool_level, void* p, Quota* quota,
                                              std::source_location where) {
-  CpuRecord* cpu = tls_cpu;
+  CpuRecord* cpu;
+  CpuCache* pc;
   const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(ps.base.load(std::memory_order_relaxed));
-  if (cpu == nullptr || off >= ps.frontier.load(std::memory_order_acquire)) [[unlikely]]
-    return free_general(ps, p, quota, where);  // also p == nullptr (below base or past the frontier)
+  // Past the frontier: not this pool's (also p == nullptr, which lies below base).
+  if (off >= ps.frontier.load(std::memory_order_acquire) || !fast_cache<kDefault>(ps, cpu, pc)) [[unlikely]]
+    return to_free_general<kDefault>(ps, p, quota, where);
   const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
-  CpuCache* pc = fast_cache<kDefault>(ps, *cpu);
   const Span* s = ps.spans + (off >> kPageShift);
-  if (s->head != 0 || s->kind != SpanKind::Small || s->owner != cpu->index || lvl >= pool_level || pc == nullptr ||
-      quota != nullptr) [[unlikely]]
-    return free_general(ps, p, quota, where);
-  const unsigned cls = s->cls;
-  const std::uintptr_t in = off & (kPageSize - 1);
-  const FreeInfo& info = kFree.at[cls];
+  // One word says: first page of its span (head 0), a small slab, carved by this CPU. Anything
+  // else (a large block, a later page of a multi-page slab, a remote free, a freed span) and R8
+  // go to the general path, which handles or crashes.
+  if (span_word(*s) != pc->span_tag || lvl >= pool_level || quota != nullptr) [[unlikely]]
+    return to_free_general<kDefault>(ps, p, quota, where);
+  // The start of a whole block? (sizes.hpp: the exact-division test; also false past the slab's
+  // last whole block.) An interior pointer, a guarded block's user pointer or a pointer into the
+  // slab's tail goes to the general path, which handles or crashes.
+  const auto in = static_cast<std::uint32_t>(off & (kPageSize - 1));
   Block* b = static_cast<Block*>(p);
   const std::uintptr_t key = key_of(ps, b);
-  if (((in * info.recip) >> kRecipShift) * info.size != in || in >= info.end || b->key == key) [[unlikely]]
-    return free_general(ps, p, quota, where);  // interior pointer, guarded block, double free: it crashes
+  if (std::rotr(static_cast<std::uint32_t>(in * s->inverse), s->shift) >= s->blocks || b->key == key) [[unlikely]]
+    return to_free_general<kDefault>(ps, p, quota, where);  // ... and a double free (the key): it crashes
+  const unsigned cls = s->cls;
   raise_to(*cpu, pool_level);
   LocalList& list = pc->list[cls];
   b->key = key;
   b->next = list.head;
   list.head = b;
-  bump(list.frees);
+  count_one(list.frees);
   if (--list.room < 0) [[unlikely]]
     return free_drain(ps, *cpu, *pc, cls, lvl, where);
   std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -986,6 +1073,11 @@ template <bool kDefault>
   if (cpu->pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
     return deliver(*cpu);
 }
+
+void* c_malloc(std::size_t size) {
+  return malloc_fast<true>(g_default.state, to_int(Level::NP), size, kAlignment, nullptr, Oom::Errno, {});
+}
+void c_free(void* p) { free_fast<true>(g_default.state, to_int(Level::NP), p, nullptr, {}); }
 
 void pool_free(PoolState& ps, void* p, Quota* quota, std::source_location where) {
   if (&ps == &g_default.state) return free_fast<true>(ps, to_int(Level::NP), p, quota, where);
@@ -1070,7 +1162,10 @@ Stats pool_stats(PoolState& ps) {
   return st;
 }
 
-bool set_debug_flag(bool on) noexcept { return g_debug.exchange(on, std::memory_order_relaxed); }
+bool set_debug_flag(bool on) noexcept {
+  g_fine_fast.store(on ? 0 : kFineMax, std::memory_order_relaxed);
+  return g_debug.exchange(on, std::memory_order_relaxed);
+}
 bool debug_flag() noexcept { return g_debug.load(std::memory_order_relaxed); }
 
 void pool_destroy(PoolState& ps) {
@@ -1107,7 +1202,8 @@ void after_fork() { g_default.state.lock.release(g_fork_previous); }
 namespace smplock::npp {
 
 void* malloc(std::size_t size, std::source_location where) {
-  return detail::malloc_fast<true>(detail::g_default.state, to_int(Level::NP), size, kAlignment, nullptr, true, where);
+  return detail::malloc_fast<true>(detail::g_default.state, to_int(Level::NP), size, kAlignment, nullptr, detail::Oom::Crash,
+                                   where);
 }
 
 void free(void* p, std::source_location where) {

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "npp/sizes.hpp"
 #include "smplock/detail/cpu_record.hpp"
@@ -39,18 +40,49 @@ enum class SpanKind : std::uint8_t { Unused = 0, Small, Large, FreeSpan };
 
 // A page's descriptor. Only the first page of a span holds the span's fields; every page holds
 // `head`, the distance back to that first page.
+//
+// The first 8 bytes (head, kind, zero, owner) are the free fast path's whole test of the span: it
+// compares them, as one word, with its CPU's CacheHead::span_tag, which is that word for "the
+// first page of a small slab this CPU owns". The block geometry that follows (cls, shift, blocks,
+// inverse: see sizes.hpp) sits on the same line, so a free reads nothing of the class table.
+inline constexpr std::uint16_t kNoOwner = 0xFFFF;  // above every CPU index
+static_assert(kMaxCpus <= kNoOwner, "a CPU index fits an owner field and never equals kNoOwner");
 struct Span {
   std::uint32_t head = 0;
   SpanKind kind = SpanKind::Unused;
-  std::uint8_t cls = 0;
+  std::uint8_t zero = 0;             // never written: keeps the word's unused byte known
+  std::uint16_t owner = kNoOwner;    // small slab: the CPU that carved it (remote frees go there)
   std::uint16_t pages = 0;
-  std::int32_t owner = -1;       // small slab: the CPU that carved it (remote frees go there)
-  std::uint32_t size = 0;        // large: usable bytes from `block` (at most kLargeMaxPages pages)
-  char* block = nullptr;         // large: the pointer handed out
-  Span* next = nullptr;          // free span list
+  std::uint8_t cls = 0;              // small: the class, and its geometry from kClasses
+  std::uint8_t shift = 0;
+  union {
+    std::uint32_t size = 0;          // large: usable bytes from `block` (at most kLargeMaxPages pages)
+    std::uint32_t blocks;            // small: whole blocks in the slab
+  };
+  union {
+    char* block = nullptr;           // large: the pointer handed out
+    std::uint32_t inverse;           // small: the inverse of the block size's odd part (sizes.hpp)
+  };
+  Span* next = nullptr;              // free span list
 };
 static_assert(sizeof(Span) == 32, "a power of two: the page map is indexed with a shift");
+static_assert(offsetof(Span, owner) == 6, "head, kind, zero and owner make the first word");
 
+// The first word of a span's descriptor, as the free fast path compares it.
+inline std::uint64_t span_word(const Span& s) noexcept {
+  std::uint64_t w;
+  std::memcpy(&w, &s, sizeof w);
+  return w;
+}
+// That word for the first page of a small slab owned by CPU `index`.
+inline std::uint64_t small_slab_word(int index) noexcept {
+  Span s;
+  s.kind = SpanKind::Small;
+  s.owner = static_cast<std::uint16_t>(index);
+  return span_word(s);
+}
+
+// One class's free list and counters: 32 bytes, so one line holds all of it.
 struct LocalList {
   Block* head = nullptr;
   // Frees that may still push onto the list before it drains: the class's limit less the blocks
@@ -61,6 +93,7 @@ struct LocalList {
   std::atomic<std::uint64_t> allocs{0};  // owner-written counters (relaxed load + store)
   std::atomic<std::uint64_t> frees{0};
 };
+static_assert(sizeof(LocalList) == 32);
 
 // Blocks freed here whose slab belongs to `owner`, gathered to go back in one push.
 struct Outgoing {
@@ -75,17 +108,26 @@ struct Carve {
   char* end = nullptr;
 };
 
-struct alignas(64) CpuCache {
-  LocalList list[kSizeClasses];
+// What the default pool's fast paths read first of a cache, and all they read of the stand-in a
+// thread without one points at: `cpu` equal to the caller's CpuRecord says "this CPU's cache, and
+// it is live", one compare that covers "no CPU", "no cache yet" and "a cache of an index this
+// thread no longer has".
+struct alignas(32) CacheHead {
+  CpuRecord* cpu = nullptr;    // the CPU (index) the cache belongs to
+  std::uint64_t span_tag = 0;  // small_slab_word(that CPU's index)
+};
+
+struct alignas(64) CpuCache : CacheHead {
+  // Aligned so that no list straddles two lines (the head's tail padding would otherwise be
+  // reused). list[0] is unused (no class 0): it fills the head's line.
+  alignas(32) LocalList list[kSizeClasses];
   // Counters written only by this CPU (relaxed load + store, read by snapshots).
-  std::atomic<std::uint64_t> bytes{0};          // block bytes allocated less freed (wraps: signed)
   std::atomic<std::uint64_t> slow{0};
   std::atomic<std::uint64_t> locks{0};
   std::atomic<std::uint64_t> remote_frees{0};
   std::atomic<std::uint64_t> remote_batches{0};
   Outgoing out[kSizeClasses];
   Carve carve[kSizeClasses];
-  int index = -1;
   // Written by other CPUs: a line of their own.
   alignas(64) std::atomic<Block*> inbox[kSizeClasses]{};
   // Set while no thread has this CPU index (its thread ended); seq_cst pairs with the remote
@@ -177,6 +219,12 @@ bool set_debug_flag(bool on) noexcept;
 bool debug_flag() noexcept;
 // Unmaps everything a (non-default) pool holds.
 void pool_destroy(PoolState& ps);
+
+// The preload library's malloc and free: the default pool's fast paths with C's contract (16-byte
+// alignment, no quota; out of memory is nullptr with errno ENOMEM), so that its exported functions
+// are one jump each.
+void* c_malloc(std::size_t size);
+void c_free(void* p);
 
 // The preload library's fork handlers: hold the default pool's lock across fork().
 void prepare_fork();

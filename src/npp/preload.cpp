@@ -16,8 +16,9 @@
 
 namespace {
 
+using smplock::npp::detail::c_free;
+using smplock::npp::detail::c_malloc;
 using smplock::npp::detail::default_state;
-using smplock::npp::detail::pool_free;
 using smplock::npp::detail::pool_malloc;
 using smplock::npp::detail::pool_usable_size;
 
@@ -44,11 +45,12 @@ extern "C" {
 
 #define SMPLOCK_EXPORT __attribute__((visibility("default")))
 
-SMPLOCK_EXPORT void* malloc(std::size_t size) { return allocate(size, 16); }
+// malloc and free are one jump each to the pool's C entry points (errno set there).
+SMPLOCK_EXPORT void* malloc(std::size_t size) { return c_malloc(size); }
 
-SMPLOCK_EXPORT void free(void* p) { pool_free(default_state(), p, nullptr, {}); }
+SMPLOCK_EXPORT void free(void* p) { c_free(p); }
 
-SMPLOCK_EXPORT void cfree(void* p) { pool_free(default_state(), p, nullptr, {}); }
+SMPLOCK_EXPORT void cfree(void* p) { c_free(p); }
 
 SMPLOCK_EXPORT void* calloc(std::size_t n, std::size_t size) {
   std::size_t bytes;
@@ -56,24 +58,24 @@ SMPLOCK_EXPORT void* calloc(std::size_t n, std::size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  void* p = allocate(bytes, 16);
+  void* p = c_malloc(bytes);
   if (p != nullptr) std::memset(p, 0, bytes);
   return p;
 }
 
 SMPLOCK_EXPORT void* realloc(void* old, std::size_t size) {
-  if (old == nullptr) return allocate(size, 16);
+  if (old == nullptr) return c_malloc(size);
   if (size == 0) {
-    pool_free(default_state(), old, nullptr, {});
+    c_free(old);
     return nullptr;
   }
   const std::size_t have = pool_usable_size(default_state(), old);
   // Keep the block when it fits and would not waste more than half of it.
   if (size <= have && size >= have / 2) return old;
-  void* p = allocate(size, 16);
+  void* p = c_malloc(size);
   if (p == nullptr) return nullptr;  // the old block stays valid, as C requires
   std::memcpy(p, old, size < have ? size : have);
-  pool_free(default_state(), old, nullptr, {});
+  c_free(old);
   return p;
 }
 

@@ -1,7 +1,8 @@
 // src/npp/sizes.hpp: the pool's size classes and page geometry, computed at compile time.
 //
 //   kPageShift / kPageSize   the page heap's unit (64 KiB); slabs and large blocks are whole pages.
-//   ClassTable / kClasses    per class: block size, slab pages, cache limit, reciprocal.
+//   ClassTable / kClasses    per class: block size, slab pages, cache limit, reciprocal, and the
+//                            exact-division test the free fast path uses (inverse, shift, blocks).
 //   class_of()               the class of a request.
 #pragma once
 
@@ -31,6 +32,14 @@ struct ClassTable {
   std::uint16_t carve[kSizeClasses]{};     // blocks cut from a slab per refill
   std::uint64_t recip[kSizeClasses]{};     // ceil(2^kRecipShift / size)
   std::uint32_t end[kSizeClasses]{};       // bytes of a slab that hold whole blocks
+  // Block size = odd * 2^shift. With inverse = odd^-1 mod 2^32, rotr(offset * inverse, shift) in
+  // 32-bit arithmetic is offset / size when size divides offset, and above every block index when
+  // it does not, so one compare, `rotr(...) < blocks`, says "the start of a whole block" (Hacker's
+  // Delight, "test for zero remainder after division by a constant"; offsets within a slab are far
+  // below 2^32). Tests check every offset.
+  std::uint32_t inverse[kSizeClasses]{};
+  std::uint8_t shift[kSizeClasses]{};
+  std::uint32_t blocks[kSizeClasses]{};    // whole blocks in a slab
   std::uint8_t by16[kSmallMax / 16 + 1]{};    // class by (size + 15) / 16
 };
 
@@ -53,6 +62,17 @@ constexpr ClassTable make_class_table() {
     t.carve[c] = static_cast<std::uint16_t>(carve);
     t.recip[c] = ((std::uint64_t{1} << kRecipShift) + size - 1) / size;
     t.end[c] = static_cast<std::uint32_t>((pages * kPageSize) / size * size);
+    t.blocks[c] = static_cast<std::uint32_t>((pages * kPageSize) / size);
+    std::uint32_t odd = size;
+    while ((odd & 1) == 0) {
+      odd >>= 1;
+      ++t.shift[c];
+    }
+    // Newton's iteration for the inverse mod 2^32: odd is its own inverse mod 8 (3 bits), and
+    // each step doubles the bits that are right (3, 6, 12, 24, 48).
+    std::uint32_t inv = odd;
+    for (int i = 0; i < 4; ++i) inv *= 2 - odd * inv;
+    t.inverse[c] = inv;
   }
   unsigned c = 1;
   for (unsigned i = 0; i <= kSmallMax / 16; ++i) {
@@ -63,6 +83,11 @@ constexpr ClassTable make_class_table() {
 }
 
 inline constexpr ClassTable kClasses = make_class_table();
+static_assert([] {
+  for (unsigned c = 1; c < kSizeClasses; ++c)
+    if (static_cast<std::uint32_t>(kClasses.inverse[c] * (kClasses.size[c] >> kClasses.shift[c])) != 1) return false;
+  return true;
+}(), "every class's inverse is exact");
 
 // The class of a request of n bytes, n <= kSmallMax (0 gets the smallest class).
 inline unsigned class_of(std::size_t n) { return kClasses.by16[(n + 15) >> 4]; }

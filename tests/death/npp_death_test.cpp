@@ -3,6 +3,7 @@
 // and running out of memory without a quota. Each report names the rule and the pool's lock.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <vector>
 
@@ -75,6 +76,19 @@ TEST_F(NppDeath, DoubleFreeCrashes) {
         npp::free(p);
       },
       "fatal error.*npp: double free");
+}
+
+// The fast path's start-of-block test also rejects a pointer into a slab's tail, the bytes after
+// its last whole block (a 1,600-byte class's one-page slab holds 40 blocks: 64,000 bytes of 65,536).
+TEST_F(NppDeath, PointerPastASlabsLastBlockCrashes) {
+  EXPECT_DEATH(
+      {
+        void* p = npp::malloc(1600);
+        npp::free(npp::malloc(1600));  // warm: the next free would be a fast-path hit
+        const auto page = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{0xFFFF};
+        npp::free(reinterpret_cast<void*>(page + 40 * 1600));
+      },
+      "npp: free of a pointer past a slab's last block");
 }
 
 TEST_F(NppDeath, DoubleFreeOfALargeBlockCrashes) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <list>
 #include <map>
@@ -58,6 +59,23 @@ TEST(NppClasses, ReciprocalFindsTheBlockOfEveryOffset) {
     for (std::size_t off = 0; off < span; ++off) {
       const std::size_t idx = (off * detail::kClasses.recip[c]) >> detail::kRecipShift;
       ASSERT_EQ(idx, off / size) << "class " << c << " offset " << off;
+    }
+  }
+}
+
+// The free fast path's start-of-block test (sizes.hpp): rotr(offset * inverse, shift) in 32 bits
+// is below the slab's block count exactly at the start of a whole block, and is then its index.
+TEST(NppClasses, ExactDivisionTestFindsEveryBlockStartAndNothingElse) {
+  for (unsigned c = 1; c < kSizeClasses; ++c) {
+    const std::uint32_t size = detail::kClasses.size[c];
+    const std::uint32_t span = std::uint32_t{detail::kClasses.pages[c]} << detail::kPageShift;
+    const std::uint32_t blocks = detail::kClasses.blocks[c];
+    ASSERT_EQ(blocks, span / size) << "class " << c;
+    for (std::uint32_t off = 0; off < span; ++off) {
+      const std::uint32_t q = std::rotr(off * detail::kClasses.inverse[c], detail::kClasses.shift[c]);
+      const bool start = off % size == 0 && off / size < blocks;
+      ASSERT_EQ(q < blocks, start) << "class " << c << " offset " << off;
+      if (start) ASSERT_EQ(q, off / size) << "class " << c << " offset " << off;
     }
   }
 }
