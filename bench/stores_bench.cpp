@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <iterator>
 #include <cstdint>
 #include <utility>
 
@@ -64,6 +65,30 @@ void BM_CasPlusStores(benchmark::State& state) {
   }
 }
 
+// A chain of N dependent loads between the acquire and the release (each load's address comes from
+// the one before, as the CPU record's address comes from the thread pointer and the held-lock slot's
+// from the CPU record): the loads cannot start before the locked instruction completes.
+struct alignas(64) Link {
+  Link* next;
+};
+Link g_links[12];
+
+template <unsigned N>
+void BM_TtasPlusDependentLoads(benchmark::State& state) {
+  for (unsigned i = 0; i + 1 < std::size(g_links); ++i) g_links[i].next = &g_links[i + 1];
+  for (auto _ : state) {
+    while (g_word.exchange(1, std::memory_order_acquire) != 0) {
+    }
+    Link* p = &g_links[0];
+    for (unsigned i = 0; i < N; ++i) {
+      asm volatile("" : "+r"(p));
+      p = p->next;
+    }
+    benchmark::DoNotOptimize(p);
+    g_word.store(0, std::memory_order_release);
+  }
+}
+
 template <unsigned N>
 void BM_StoresOnly(benchmark::State& state) {
   std::uint64_t v = 1;
@@ -84,6 +109,11 @@ BENCHMARK_TEMPLATE(BM_TtasPlusStores, 8);
 BENCHMARK_TEMPLATE(BM_TtasPlusStores, 10);
 BENCHMARK_TEMPLATE(BM_CasPlusStores, 0);
 BENCHMARK_TEMPLATE(BM_CasPlusStores, 6);
+BENCHMARK_TEMPLATE(BM_TtasPlusDependentLoads, 0);
+BENCHMARK_TEMPLATE(BM_TtasPlusDependentLoads, 1);
+BENCHMARK_TEMPLATE(BM_TtasPlusDependentLoads, 2);
+BENCHMARK_TEMPLATE(BM_TtasPlusDependentLoads, 3);
+BENCHMARK_TEMPLATE(BM_TtasPlusDependentLoads, 4);
 BENCHMARK_TEMPLATE(BM_StoresOnly, 2);
 BENCHMARK_TEMPLATE(BM_StoresOnly, 6);
 BENCHMARK_TEMPLATE(BM_StoresOnly, 10);
