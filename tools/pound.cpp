@@ -2,7 +2,6 @@
 // throughput, the contention report of each, and a comparison. --json saves it all.
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -27,23 +26,7 @@ struct PoundArgs {
   std::string locks = "all";
   std::string json;
   std::uint64_t seed = 1;
-  unsigned rounds = 0;  // 0: 3 when comparing sets, 1 for one set
   bool quiet_report = false;
-};
-
-// One lock set's runs, one per round.
-struct SetRuns {
-  std::vector<pound::Result> rounds;
-  std::vector<double> rates;  // ops/s of each round, in round order
-  // The round whose throughput is the median: the one reported in full.
-  const pound::Result& typical() const {
-    std::vector<std::size_t> order(rates.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return rates[a] < rates[b]; });
-    return rounds[order[order.size() / 2]];
-  }
-  double min_rate() const { return *std::min_element(rates.begin(), rates.end()); }
-  double max_rate() const { return *std::max_element(rates.begin(), rates.end()); }
 };
 
 const char* set_summary(pound::LockSetKind k) {
@@ -126,27 +109,21 @@ void print_result(const pound::Result& r, bool with_report) {
   std::fflush(stdout);
 }
 
-// The sets side by side: each set's median round (its throughput, and that round's contention), with
-// the range over the rounds. The rounds of all sets alternate, so a machine that slows down for a
-// while (another program, a throttled processor) slows every set, not just the one running then.
-void print_comparison(const std::vector<SetRuns>& sets) {
-  if (sets.size() < 2) return;
-  const std::size_t rounds = sets.front().rounds.size();
-  std::printf("\n== comparison (%u CPUs, median of %zu round%s, contention in %% of CPU time, budget %.0f%% per lock) ==\n",
-              sets.front().rounds.front().cpus, rounds, rounds == 1 ? "" : "s", stats::kBudgetPercent);
-  std::printf("%-8s %12s %21s %9s %10s  %-14s %8s %12s\n", "locks", "ops/s", "rounds (min-max)", "vs giant",
-              "contention", "top lock", "its %", "over budget");
+void print_comparison(const std::vector<pound::Result>& results) {
+  if (results.size() < 2) return;
+  std::printf("\n== comparison (%u CPUs, contention in %% of CPU time, budget %.0f%% per lock) ==\n",
+              results.front().cpus, stats::kBudgetPercent);
+  std::printf("%-8s %12s %9s %10s  %-14s %8s %12s\n", "locks", "ops/s", "vs giant", "contention", "top lock",
+              "its %", "over budget");
   double giant = 0;
-  for (const auto& s : sets)
-    if (s.typical().locks == pound::LockSetKind::Giant) giant = s.typical().ops_per_second();
-  for (const auto& set : sets) {
-    const pound::Result& r = set.typical();
+  for (const auto& r : results)
+    if (r.locks == pound::LockSetKind::Giant) giant = r.ops_per_second();
+  for (const auto& r : results) {
     const Summary s = summarize(r);
     const std::string vs = giant > 0 ? fmt::format("{:.2f}x", r.ops_per_second() / giant) : "-";
-    const std::string range = fmt::format("{}-{}", rate(set.min_rate()), rate(set.max_rate()));
-    std::printf("%-8s %12s %21s %9s %9.2f%%  %-14s %7.2f%% %12u\n", std::string(pound::lock_set_name(r.locks)).c_str(),
-                rate(r.ops_per_second()).c_str(), range.c_str(), vs.c_str(), s.total_percent, s.top_lock.c_str(),
-                s.top_percent, s.over_budget);
+    std::printf("%-8s %12s %9s %9.2f%%  %-14s %7.2f%% %12u\n", std::string(pound::lock_set_name(r.locks)).c_str(),
+                rate(r.ops_per_second()).c_str(), vs.c_str(), s.total_percent, s.top_lock.c_str(), s.top_percent,
+                s.over_budget);
   }
 }
 
@@ -199,65 +176,41 @@ void run(const PoundArgs& args) {
     std::fprintf(stderr, "smplock pound: cannot write '%s'\n", args.json.c_str());
     std::exit(2);
   }
-  const unsigned rounds = args.rounds != 0 ? args.rounds : sets.size() > 1 ? 3 : 1;
-  const double total_seconds = config.seconds;
-  config.seconds = total_seconds / rounds;
   const std::string model = pound::cpu_model();
-  std::printf("smplock pound: %u CPUs, %.1f s per lock set", config.cpus, total_seconds);
-  if (rounds > 1) std::printf(" in %u rounds of %.2f s, the sets taking turns", rounds, config.seconds);
-  std::printf(", lock sets:");
+  std::printf("smplock pound: %u CPUs, %.1f s per lock set, lock sets:", config.cpus, config.seconds);
   for (auto k : sets) std::printf(" %s", std::string(pound::lock_set_name(k)).c_str());
   std::printf("\nmachine: %s, %u processors online; seed %llu\n", model.c_str(), std::thread::hardware_concurrency(),
               static_cast<unsigned long long>(config.seed));
   std::fflush(stdout);
 
   const bool tty = isatty(STDERR_FILENO) != 0;
-  std::vector<SetRuns> runs(sets.size());
-  bool failed = false;
-  for (unsigned round = 0; round < rounds; ++round) {
-    // Each round starts with another set, so no set always runs first (or right after another).
-    for (std::size_t j = 0; j < sets.size(); ++j) {
-      const std::size_t i = (j + round) % sets.size();
-      config.locks = sets[i];
-      const std::string name(pound::lock_set_name(sets[i]));
-      const std::string which = rounds > 1 ? fmt::format(" (round {}/{})", round + 1, rounds) : std::string();
-      pound::Progress progress;
-      if (tty)
-        progress = [&](double done, std::uint64_t ops) {
-          std::fprintf(stderr, "\r  running %-6s%s %4.1f / %.1f s  %sops/s   ", name.c_str(), which.c_str(), done,
-                       config.seconds, rate(done > 0 ? static_cast<double>(ops) / done : 0).c_str());
-        };
-      else
-        std::fprintf(stderr, "running %s%s for %.2f s...\n", name.c_str(), which.c_str(), config.seconds);
-      pound::Result r;
-      try {
-        r = pound::run(config, progress);
-      } catch (const std::invalid_argument& e) {
-        std::fprintf(stderr, "smplock pound: %s\n", e.what());
-        std::exit(2);
-      }
-      if (tty) std::fprintf(stderr, "\r%70s\r", "");
-      failed |= !r.failures.empty();
-      if (!r.failures.empty() && rounds > 1) {
-        std::printf("\n%s, round %u of %u:\n", name.c_str(), round + 1, rounds);
-        print_result(r, false);  // its failed checks, whatever round gets reported in full
-      }
-      runs[i].rates.push_back(r.ops_per_second());
-      runs[i].rounds.push_back(std::move(r));
-    }
-  }
   std::vector<pound::Result> results;
-  for (SetRuns& set : runs) {
-    pound::Result r = set.typical();
+  bool failed = false;
+  for (auto k : sets) {
+    config.locks = k;
+    const std::string name(pound::lock_set_name(k));
+    pound::Progress progress;
+    if (tty)
+      progress = [&](double done, std::uint64_t ops) {
+        std::fprintf(stderr, "\r  running %-6s %4.1f / %.1f s  %sops/s   ", name.c_str(), done, config.seconds,
+                     rate(done > 0 ? static_cast<double>(ops) / done : 0).c_str());
+      };
+    else
+      std::fprintf(stderr, "running %s for %.1f s...\n", name.c_str(), config.seconds);
+    pound::Result r;
+    try {
+      r = pound::run(config, progress);
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "smplock pound: %s\n", e.what());
+      std::exit(2);
+    }
+    if (tty) std::fprintf(stderr, "\r%60s\r", "");
     stats::symbolize(r.snapshot);  // name the call sites while this process's symbols are at hand
-    if (rounds > 1)
-      std::printf("\n(%s: the round with the median throughput of %u; rounds ran at %s to %s ops/s)",
-                  std::string(pound::lock_set_name(r.locks)).c_str(), rounds, rate(set.min_rate()).c_str(),
-                  rate(set.max_rate()).c_str());
     print_result(r, !args.quiet_report);
+    failed |= !r.failures.empty();
     results.push_back(std::move(r));
   }
-  print_comparison(runs);
+  print_comparison(results);
 
   if (!args.json.empty()) {
     nlohmann::json doc;
@@ -265,15 +218,10 @@ void run(const PoundArgs& args) {
     doc["version"] = 1;
     doc["machine"] = {{"cpu_model", model}, {"processors", std::thread::hardware_concurrency()}};
     doc["cpus"] = config.cpus;
-    doc["seconds_per_set"] = total_seconds;
-    doc["rounds"] = rounds;
+    doc["seconds_per_set"] = config.seconds;
     doc["seed"] = config.seed;
     nlohmann::json arr = nlohmann::json::array();
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      nlohmann::json j = result_json(results[i]);  // the median round, in full
-      j["round_ops_per_second"] = runs[i].rates;
-      arr.push_back(std::move(j));
-    }
+    for (const auto& r : results) arr.push_back(result_json(r));
     doc["sets"] = arr;
     std::ofstream out(args.json);
     out << doc.dump(2) << '\n';
@@ -304,10 +252,6 @@ CLI::App* add_pound(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--json", args->json, "Save throughput, checks and every set's statistics to this JSON file");
   cmd->add_option("--seed", args->seed, "Seed of the simulated threads' choices")->capture_default_str();
-  cmd->add_option("--rounds", args->rounds,
-                  "Split each set's time into this many rounds, the sets taking turns; each set is reported by "
-                  "its median round (default: 3 with several sets, 1 with one)")
-      ->check(CLI::Range(1u, 100u));
   cmd->add_flag("--no-report", args->quiet_report, "Leave out the per-set contention tables");
   cmd->callback([args] { run(*args); });
   return cmd;
