@@ -121,7 +121,10 @@ class Lock {
 
   std::atomic<std::uint32_t> word_{0};
   const Level level_;
-  std::atomic<std::uint8_t> waiters_{0};   // CPUs in the contended path (for the histogram)
+  // CPUs in the contended path: the queue histogram, and whether a woken waiter must set kParked
+  // again for sleepers still left. A byte: past 255 waiters it wraps, and a sleeper the count missed
+  // waits for its 2 ms sleep limit instead of a wake-up (never a lost one).
+  std::atomic<std::uint8_t> waiters_{0};
   std::atomic<std::uint16_t> class_id_{0};
   const char* const name_;
 
