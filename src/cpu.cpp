@@ -20,12 +20,13 @@ std::atomic<AttachHook> g_attach_hooks[kAttachHooks];
 
 void detach(void* arg) {
   CpuRecord& cpu = *static_cast<CpuRecord*>(arg);
-  for (const HeldEntry& e : cpu.held)
-    if (e.key != 0)
-      violation(Rule::R7_NoLockOutlivesCpu,
-                e.lock() == &g_raised_level ? "a thread is ending with its level raised (raise_level)"
-                                            : "a thread is ending while it holds locks",
-                e.lock() == &g_raised_level ? nullptr : e.lock(), &cpu, e.where);
+  for (const HeldEntry& e : cpu.held) {
+    if (e.key == 0) continue;
+    if (e.lock() == &g_raised_level)
+      violation(Rule::R7_NoLockOutlivesCpu, "a thread is ending with its level raised (raise_level)", nullptr,
+                &cpu, e.where);
+    violation(Rule::R7_NoLockOutlivesCpu, "a thread is ending while it holds locks", e.lock(), &cpu, e.where);
+  }
   on_cpu_detach(cpu);
   tls_cpu = nullptr;
   cpu.tid.store(0, std::memory_order_relaxed);

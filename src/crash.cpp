@@ -153,17 +153,17 @@ void violation(Rule rule, const char* what, const Lock* lock, CpuRecord* cpu, st
     out.str(count == 0 ? "" : ", lowest first:");
     for (const HeldEntry& e : cpu->held) {
       if (e.key == 0) continue;
+      const bool raised = e.lock() == &g_raised_level;
       out.str("\n    ");
-      if (e.lock() == &g_raised_level) {
+      if (raised)
         out.str("level raised (raise_level), no lock");
-      } else {
+      else
         out.lock(e.lock());
-      }
       if (e.nest != 0) {
         out.str(" nested ");
         out.dec(e.nest);
       }
-      out.str(e.lock() == &g_raised_level ? "\n        raised at " : "\n        acquired at ");
+      out.str(raised ? "\n        raised at " : "\n        acquired at ");
       out.where(e.where);
       out.str(", previous level ");
       out.level(to_int(e.previous()));

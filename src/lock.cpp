@@ -130,7 +130,7 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
   if (word_.load(std::memory_order_relaxed) != cpu.tag) return release_word_slow(cpu, previous, where);
   word_.store(0, std::memory_order_release);  // held -> free; pairs with the next acquire CAS
 #endif
-  drop_level(cpu, to_int(previous));
+  detail::drop_level(cpu, to_int(previous));
 }
 
 void Lock::release_word_slow(CpuRecord& cpu, Level previous, std::source_location where) {
@@ -142,7 +142,7 @@ void Lock::release_word_slow(CpuRecord& cpu, Level previous, std::source_locatio
   // is already set, so a plain store is exact. Release pairs with the woken waiter's acquire CAS.
   word_.store(0, std::memory_order_release);
   platform::futex_wake(word_, 1);
-  drop_level(cpu, to_int(previous));
+  detail::drop_level(cpu, to_int(previous));
 }
 
 namespace detail {

@@ -116,8 +116,6 @@ class Lock {
   // The sampled acquisitions (1 in 64 per CPU and class): the nesting sample, and the hold timing
   // when it is on. Out of line, so the common acquire tests nothing more than the counter's bits.
   static void sampled(detail::CpuRecord& cpu, detail::HeldEntry& e, std::uint16_t id, std::uint8_t previous);
-  // The shared release tail (detail::drop_level): the level drops, pending interrupts are delivered.
-  static void drop_level(detail::CpuRecord& cpu, std::uint8_t level) { detail::drop_level(cpu, level); }
 
   std::atomic<std::uint32_t> word_{0};
   const Level level_;
@@ -181,7 +179,7 @@ inline void Lock::release(Level previous, std::source_location where) {
     return release_word_slow(cpu, previous, where);
   word_.store(0, std::memory_order_release);
 #endif
-  drop_level(cpu, to_int(previous));
+  detail::drop_level(cpu, to_int(previous));
 }
 
 inline bool Lock::try_acquire(Level& previous, std::source_location where) {
@@ -199,7 +197,7 @@ inline bool Lock::try_acquire(Level& previous, std::source_location where) {
   if (!word_.compare_exchange_strong(expected, cpu.tag, std::memory_order_acquire,
                                      std::memory_order_relaxed)) {
     // Busy after all: back down to where we were (and take any interrupt that came meanwhile).
-    drop_level(cpu, current);
+    detail::drop_level(cpu, current);
     return false;
   }
 #endif
