@@ -1,10 +1,20 @@
 # The pound workload (issue 6): a small kernel run under the three lock sets, as a library of its
 # own (smplock::pound) so the command line and the tests share it.
 find_package(fmt CONFIG REQUIRED)
+# The kernel's sources are a small kernel source tree (pound/kernel/objects.hpp lists them).
 add_library(smplock_pound
   ${PROJECT_SOURCE_DIR}/pound/lockset.cpp
   ${PROJECT_SOURCE_DIR}/pound/pool.cpp
-  ${PROJECT_SOURCE_DIR}/pound/kernel.cpp)
+  ${PROJECT_SOURCE_DIR}/pound/run.cpp
+  ${PROJECT_SOURCE_DIR}/pound/kernel/init.cpp
+  ${PROJECT_SOURCE_DIR}/pound/kernel/cpu.cpp
+  ${PROJECT_SOURCE_DIR}/pound/kernel/sched.cpp
+  ${PROJECT_SOURCE_DIR}/pound/kernel/net.cpp
+  ${PROJECT_SOURCE_DIR}/pound/kernel/disk.cpp
+  ${PROJECT_SOURCE_DIR}/pound/kernel/memory.cpp
+  ${PROJECT_SOURCE_DIR}/pound/kernel/proc.cpp
+  ${PROJECT_SOURCE_DIR}/pound/kernel/intr.cpp
+  ${PROJECT_SOURCE_DIR}/pound/kernel/check.cpp)
 add_library(smplock::pound ALIAS smplock_pound)
 target_include_directories(smplock_pound
   PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/pound/include>
