@@ -1,8 +1,10 @@
-// `smplock levels`: the level table, with what each level protects.
+// `smplock levels`: the level table, with what each level protects; with --infer, a table
+// proposed from traces (levels_infer.cpp).
 #include <cstdio>
 #include <memory>
 
 #include "commands.hpp"
+#include "levels_infer.hpp"
 #include "smplock/smplock.hpp"
 
 namespace smplock::tools {
@@ -11,7 +13,9 @@ CLI::App* add_levels(CLI::App& app) {
   auto* cmd = app.add_subcommand("levels", "Print the SMP lock level table (lowest first)");
   auto irq_only = std::make_shared<bool>(false);
   cmd->add_flag("--irq", *irq_only, "Print only the IRQ lines and their levels");
-  cmd->callback([irq_only] {
+  auto infer = add_levels_infer(*cmd);  // --infer TRACE.json...: a table learned from traces
+  cmd->callback([irq_only, infer] {
+    if (infer()) return;
     if (*irq_only) {
       std::printf("%-6s %-5s %s\n", "line", "level", "priority");
       for (unsigned n = 0; n < kIrqCount; ++n)
