@@ -24,11 +24,6 @@ namespace {
 // short-section throughput with 8 threads was a fifth lower (bench/RESULTS.md).
 constexpr unsigned kBackoffCap = 64;
 
-// How long a parked waiter sleeps before looking again. The release fast path is a load then a
-// plain store; a waiter that sets kParked between the two is not woken by that release, and this
-// bound is what it then waits at most (rare: the window is one instruction of the releaser).
-constexpr std::uint64_t kParkTimeoutNs = 2'000'000;
-
 // The level of the highest lock held below `below`, or -1.
 int next_held_level(const CpuRecord& cpu, unsigned below) {
   for (unsigned l = below; l-- > 0;)
@@ -36,7 +31,18 @@ int next_held_level(const CpuRecord& cpu, unsigned below) {
   return -1;
 }
 
+// Null and Softint: what a CPU with no lock is at, never a lock's level.
+bool is_cpu_state(Level level) { return to_int(level) <= to_int(Level::Softint); }
+
 }  // namespace
+
+namespace detail {
+void not_a_lock_level(const Lock* lock, std::source_location where) noexcept {
+  violation(Rule::R6_SoftintWithoutLocks,
+            "a lock at level Null or Softint (CPU states, not lock levels: it would be held where softints run)",
+            lock, this_cpu_if_attached(), where, "level", to_int(lock->level()));
+}
+}  // namespace detail
 
 Lock::~Lock() {
   if (word_.load(std::memory_order_relaxed) != 0) [[unlikely]]
@@ -45,6 +51,8 @@ Lock::~Lock() {
 }
 
 std::uint16_t Lock::register_class() {
+  // A lock the constructor could not check (its bytes copied in, say) is caught on first use.
+  if (is_cpu_state(level_)) detail::not_a_lock_level(this, {});
   // The held-lock record keeps a lock's address in 48 bits (HeldEntry::key). Checked here, on each
   // lock's first acquire, rather than on every acquire.
   if ((reinterpret_cast<std::uintptr_t>(this) & ~HeldEntry::kAddressMask) != 0)
@@ -66,6 +74,7 @@ void Lock::sampled(CpuRecord& cpu, HeldEntry& e, std::uint16_t id, std::uint8_t 
 Level Lock::acquire_slow(CpuRecord& cpu, std::source_location where) {
   const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
   const std::uint8_t mine = to_int(level_);
+  if (is_cpu_state(level_)) detail::not_a_lock_level(this, where);
   if (mine < current)
     detail::violation(Rule::R1_AcquireUpwardOnly, "acquiring a lock below the CPU's level", this, &cpu, where);
   HeldEntry& e = cpu.held[mine];
@@ -127,20 +136,23 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
 #ifdef SMPLOCK_UNIPROCESSOR
   word_.store(0, std::memory_order_relaxed);
 #else
-  if (word_.load(std::memory_order_relaxed) != cpu.tag) return release_word_slow(cpu, previous, where);
-  word_.store(0, std::memory_order_release);  // held -> free; pairs with the next acquire CAS
+  // held -> free, reading kParked in the same exchange (see release()).
+  if (const std::uint32_t old = word_.exchange(0, std::memory_order_release); old != cpu.tag)
+    return release_word_slow(cpu, old, previous, where);
 #endif
   detail::drop_level(cpu, to_int(previous));
 }
 
-void Lock::release_word_slow(CpuRecord& cpu, Level previous, std::source_location where) {
-  const std::uint32_t w = word_.load(std::memory_order_relaxed);
-  if ((w & kOwnerMask) != cpu.tag)
+void Lock::release_word_slow(CpuRecord& cpu, std::uint32_t old, Level previous, std::source_location where) {
+  if ((old & kOwnerMask) != cpu.tag) {
+    // The exchange has already freed it; put the word back so the report names its real owner.
+    std::uint32_t freed = 0;
+    word_.compare_exchange_strong(freed, old, std::memory_order_relaxed);
     detail::violation(Rule::R4_ReleaseTopAsOwner, "releasing a lock whose word names another owner", this, &cpu,
                       where);
-  // held+parked -> free. Only kParked can change under us (waiters set it, never clear it), and it
-  // is already set, so a plain store is exact. Release pairs with the woken waiter's acquire CAS.
-  word_.store(0, std::memory_order_release);
+  }
+  // The exchange took held+parked to free: wake one sleeper. If others still sleep, that one keeps
+  // the bit set for them (wait_for_word), so one wake-up per release is enough.
   platform::futex_wake(word_, 1);
   detail::drop_level(cpu, to_int(previous));
 }
@@ -190,34 +202,53 @@ void Lock::unlock(std::source_location where) {
 //          will let go soon);
 //   yield  look, then give the processor away (sched_yield): when threads outnumber cores, the
 //          holder may be waiting for this very processor; the word is left alone, so the holder's
-//          release stays a plain store;
+//          release makes no system call;
 //   park   sleep on the word (futex): set kParked, which sends the holder's release to its waking
 //          path. Only a long wait gets here, so the system calls of sleep and wake-up are paid
 //          rarely, and a program with more threads than cores never collapses.
+//
+// No wake-up is ever lost, and no sleep has a time limit to fall back on:
+//   - a waiter sleeps only on a word that has kParked set (futex_wait compares the whole word), and
+//     the release that clears the bit reads it in the same exchange and wakes one sleeper;
+//   - that release wakes one of possibly several, and the word is then free: anyone may take it
+//     bare (the fast path does), leaving the others asleep behind a word without the bit. Each
+//     waiter that reached the park phase is counted in sleepers_ until it has the word, and the
+//     woken one, while another is counted, sets the bit again on a word taken bare and takes a free
+//     word with the bit set. Since a sleeper counts itself before it sets the bit and sleeps, any
+//     sleeper left behind is in the count the woken one reads.
+//   - a waiter woken by a signal or finding the word changed is awake, which is all it needs.
 __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
 #ifdef SMPLOCK_UNIPROCESSOR
   detail::violation(Rule::Fatal, "lock busy in the uniprocessor build (held by a CPU that is gone)", this, &cpu, {});
 #else
   const auto caller = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
   const std::uint64_t t0 = platform::now_ns();
-  // Counted in every build: a waiter woken from its sleep uses it to tell whether others remain.
   const unsigned queued = waiters_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t spin_budget = detail::g_spin_budget_ns.load(std::memory_order_relaxed);
   const std::uint64_t yield_budget = detail::g_yield_budget_ns.load(std::memory_order_relaxed);
   std::uint64_t spin_end = t0 + spin_budget;
   std::uint64_t yield_end = spin_end + yield_budget;
   std::uint64_t spins = 0, parks = 0;
-  std::uint32_t want = cpu.tag;  // tag|kParked after a sleep if others may still sleep
+  bool sleeper = false;  // counted in sleepers_ (from the park phase on)
   unsigned backoff = 1;
   bool yielding = false;
   for (;;) {
     std::uint32_t w = word_.load(std::memory_order_relaxed);
     if (w == 0) {
-      // free -> held (or held+parked). Acquire pairs with the releaser's store.
+      // free -> held, with kParked set when a sleeper other than us may be asleep. Acquire pairs
+      // with the releaser's exchange.
+      const std::uint32_t want =
+          sleeper && sleepers_.load(std::memory_order_seq_cst) > 1 ? cpu.tag | kParked : cpu.tag;
       if (word_.compare_exchange_weak(w, want, std::memory_order_acquire, std::memory_order_relaxed)) break;
       continue;
     }
     ++spins;
+    if (sleeper && (w & kParked) == 0 && sleepers_.load(std::memory_order_seq_cst) > 1) {
+      // Taken bare (by the fast path, say) after the release that woke us: the others still asleep
+      // need the bit, or the new holder's release wakes nobody.
+      word_.compare_exchange_weak(w, w | kParked, std::memory_order_relaxed, std::memory_order_relaxed);
+      continue;
+    }
     if (!yielding) {
       for (unsigned i = 0; i < backoff; ++i) platform::cpu_relax();
       if (backoff < kBackoffCap) backoff <<= 1;
@@ -229,32 +260,29 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
       platform::yield_cpu();
       continue;
     }
-    // Park. held -> held+parked first, so the owner's release takes the waking path.
+    // Park. Counted first, then held -> held+parked, so the owner's release takes the waking path.
+    if (!sleeper) {
+      sleeper = true;
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      continue;  // look at the word again, now as a counted sleeper
+    }
     if ((w & kParked) == 0) {
-      if (!word_.compare_exchange_weak(w, w | kParked, std::memory_order_relaxed, std::memory_order_relaxed))
+      if (!word_.compare_exchange_weak(w, w | kParked, std::memory_order_seq_cst, std::memory_order_relaxed))
         continue;
       w |= kParked;
     }
-    // A release that read the word just before our CAS stores 0 within a few instructions: look
-    // a few times before sleeping, so that store is seen here rather than missed by a sleeper.
-    bool changed = false;
-    for (int i = 0; i < 4 && !changed; ++i) {
-      platform::cpu_relax();
-      changed = word_.load(std::memory_order_relaxed) != w;
-    }
-    if (!changed) {
-      platform::futex_wait(word_, w, kParkTimeoutNs);
-      ++parks;
-    }
-    // The release that woke us cleared kParked. Other sleepers need it back, so take the lock
-    // with it set while other waiters exist (at worst one needless wake-up); alone, take it bare,
-    // and our own release stays a plain store.
-    want = waiters_.load(std::memory_order_relaxed) > 1 ? cpu.tag | kParked : cpu.tag;
-    spin_end = platform::now_ns() + spin_budget / 4;  // woken: spin briefly for the hand-over
-    yield_end = spin_end + yield_budget;
+    // Sleeps only while the word is still w (the kernel compares it under its own lock), until a
+    // release wakes us or a signal comes. No time limit.
+    platform::futex_wait(word_, w, 0);
+    ++parks;
+    // Woken: spin briefly for the hand-over, then straight back to sleep (no yield phase: a woken
+    // waiter that yielded for long would keep the others waiting behind the bit it must set).
+    spin_end = platform::now_ns() + spin_budget / 4;
+    yield_end = spin_end;
     backoff = 1;
     yielding = false;
   }
+  if (sleeper) sleepers_.fetch_sub(1, std::memory_order_seq_cst);
   waiters_.fetch_sub(1, std::memory_order_relaxed);
 #ifndef SMPLOCK_NO_COUNTERS  // the counters-off benchmark build (bench/parts/stats.cmake) counts nothing
   std::uint16_t id = class_id_.load(std::memory_order_relaxed);

@@ -30,12 +30,28 @@
 
 namespace smplock {
 
+class Lock;
+namespace detail {
+// The R6 crash for a lock made at `Null` or `Softint` (src/lock.cpp). Not constexpr on purpose.
+[[noreturn]] void not_a_lock_level(const Lock* lock, std::source_location where) noexcept;
+}  // namespace detail
+
 class Lock {
  public:
   // A lock is made at a fixed level with a class name ("PS"); every lock of one class shares its
   // statistics. constexpr: a global Lock needs no static initialiser. `name` must outlive the lock
   // (a string literal is the usual case).
-  constexpr Lock(Level level, const char* name) noexcept : level_(level), name_(name) {}
+  //
+  // `Null` and `Softint` are CPU states, not lock levels: a lock at either would be held where
+  // set_softint() still works, and a softint routine could then enter its critical section on the
+  // very CPU that holds it (an R6 bypass). Making one is a crash (R6): at run time here; in a
+  // constant initialisation the call below is not a constant expression, so a `constinit` lock at
+  // those levels does not compile and any other static one is made at run time and crashes.
+  constexpr Lock(Level level, const char* name,
+                 std::source_location where = std::source_location::current()) noexcept
+      : level_(level), name_(name) {
+    if (to_int(level) <= to_int(Level::Softint)) detail::not_a_lock_level(this, where);
+  }
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
   // R7: destroying a lock that is held is a crash.
@@ -83,9 +99,13 @@ class Lock {
   // The lock word. 0: free. Otherwise bits 0-15 hold the owner's tag (CPU index + 1) and bit 31
   // says a waiter may be asleep on the word (a futex), so the release must wake one.
   //
-  //   free (0) --CAS acquire--> held (tag) --store release--> free
-  //   held (tag) --waiter CAS--> held+parked (tag|P) --exchange release + futex wake--> free
-  //   free --CAS by a woken waiter--> held+parked (tag|P)   (more sleepers may remain)
+  //   free (0) --CAS acquire--> held (tag) --exchange release--> free
+  //   held (tag) --sleeper CAS--> held+parked (tag|P) --exchange release + futex wake--> free
+  //   free --CAS by a sleeper--> held+parked (tag|P)   (while other sleepers are counted)
+  //
+  // The release is an exchange, not a load and a store: it reads kParked in the same instant it
+  // frees the word, so a waiter that sets the bit at any moment before is always woken. Sleeps have
+  // no time limit; nothing but a wake-up (or a changed word) ends them.
   static constexpr std::uint32_t kOwnerMask = 0xFFFFu;
   static constexpr std::uint32_t kParked = 1u << 31;
 
@@ -94,7 +114,7 @@ class Lock {
   bool try_acquire_slow(detail::CpuRecord& cpu, Level& previous, std::source_location where);
   void release_slow(detail::CpuRecord& cpu, Level previous, std::source_location where);
   void wait_for_word(detail::CpuRecord& cpu);
-  void release_word_slow(detail::CpuRecord& cpu, Level previous, std::source_location where);
+  void release_word_slow(detail::CpuRecord& cpu, std::uint32_t old, Level previous, std::source_location where);
   std::uint16_t register_class();
   void note_acquired(detail::CpuRecord& cpu, std::uint8_t mine, Level previous, std::source_location where) {
     detail::HeldEntry& e = cpu.held[mine];
@@ -119,11 +139,15 @@ class Lock {
 
   std::atomic<std::uint32_t> word_{0};
   const Level level_;
-  // CPUs in the contended path: the queue histogram, and whether a woken waiter must set kParked
-  // again for sleepers still left. A byte: past 255 waiters it wraps, and a sleeper the count missed
-  // waits for its 2 ms sleep limit instead of a wake-up (never a lost one).
+  // CPUs in the contended path, for the queue histogram only (a byte: past 255 it wraps, and only
+  // the histogram is off).
   std::atomic<std::uint8_t> waiters_{0};
   std::atomic<std::uint16_t> class_id_{0};
+  // CPUs that have reached the park phase and not yet taken the word: who may be asleep. A sleeper
+  // takes the word, or sets kParked on a word taken bare by someone else, whenever another one is
+  // counted, so no sleeper is ever left behind a word without the bit. Exact: 16 bits hold every
+  // CPU a lock word's tag can name.
+  std::atomic<std::uint16_t> sleepers_{0};
   const char* const name_;
 
   friend struct LockAccess;
@@ -173,11 +197,12 @@ inline void Lock::release(Level previous, std::source_location where) {
 #ifdef SMPLOCK_UNIPROCESSOR
   word_.store(0, std::memory_order_relaxed);
 #else
-  // held -> free. A plain store, not an exchange: if a waiter has set kParked the word is no longer
-  // our bare tag and the slow path wakes it. Release pairs with the next owner's acquire CAS.
-  if (word_.load(std::memory_order_relaxed) != cpu.tag) [[unlikely]]
-    return release_word_slow(cpu, previous, where);
-  word_.store(0, std::memory_order_release);
+  // held -> free, in one exchange that also reads kParked: a waiter that set the bit an instant
+  // before is seen here and woken by the slow path (a load then a store would overwrite a bit set
+  // between the two, and that sleeper would never be woken). Release pairs with the next owner's
+  // acquire CAS.
+  if (const std::uint32_t old = word_.exchange(0, std::memory_order_release); old != cpu.tag) [[unlikely]]
+    return release_word_slow(cpu, old, previous, where);
 #endif
   detail::drop_level(cpu, to_int(previous));
 }

@@ -128,6 +128,36 @@ TEST_F(Rules, R6SetSoftintWithALockHeldCrashes) {
       "R6 softint control only with no locks(.|\n)*at level 0x52 TC(.|\n)*\"com-queue\"");
 }
 
+// Null and Softint are CPU states, not lock levels (issue 11, defect 8): a lock at Softint could be
+// held while set_softint(true) succeeds, and a softint routine would then enter its critical
+// section on the CPU that holds it. Making such a lock is the crash, wherever it is made.
+TEST_F(Rules, R6ALockAtSoftintCrashesWhenMade) {
+  EXPECT_DEATH(
+      {
+        Lock l(Level::Softint, "softint-lock");
+        (void)l.acquire();
+        (void)set_softint(true);
+      },
+      "R6 softint control only with no locks(.|\n)*a lock at level Null or Softint(.|\n)*at .*rules_test.cpp"
+      "(.|\n)*\"softint-lock\" level 0x01");
+}
+
+TEST_F(Rules, R6ALockAtNullCrashesWhenMade) {
+  EXPECT_DEATH({ Lock l(Level::Null, "null-lock"); }, "R6 softint control only with no locks(.|\n)*\"null-lock\"");
+}
+
+// A static lock is constant-initialised when it can be. At these levels it cannot (the check calls
+// a function that is not constexpr), so it is made at run time, on first pass, and crashes there;
+// a `constinit` one does not compile (tests/compile/lock_level_*.cpp).
+TEST_F(Rules, R6AStaticLockAtSoftintCrashesWhenMade) {
+  EXPECT_DEATH(
+      {
+        static Lock l(Level::Softint, "static-softint-lock");
+        (void)l.acquire();
+      },
+      "R6 softint control only with no locks(.|\n)*\"static-softint-lock\"");
+}
+
 TEST_F(Rules, R7ThreadEndingWithALockHeldCrashes) {
   // In the uniprocessor build this thread is the only CPU of the death test's child process.
   EXPECT_DEATH(
