@@ -70,6 +70,26 @@ std::string clean(std::string s) {
   return s;
 }
 
+// The text as "// " lines of at most 100 columns, broken at spaces.
+std::string comment(const std::string& text) {
+  constexpr std::size_t kWidth = 100 - 3;
+  std::string out, line;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find(' ', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(at, end - at);
+    if (!line.empty() && line.size() + 1 + word.size() > kWidth) {
+      out += "// " + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+    at = end + 1;
+  }
+  if (!line.empty()) out += "// " + line + "\n";
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> identifiers(const Graph& g) {
@@ -107,19 +127,40 @@ std::string to_header(const Graph& g, const Result& r) {
       "#include <smplock/level.hpp>\n\n"
       "namespace levels {\n";
 
-  std::vector<std::vector<std::size_t>> inside(g.classes.size()), around(g.classes.size());
-  for (const EdgeInfo& e : g.edges) {
-    inside[e.to].push_back(e.from);   // e.to was taken inside e.from
-    around[e.from].push_back(e.to);   // e.from was held around e.to
+  // The reasons: the kept edges place a class; the others are named apart, so a comment never
+  // says a class sits above one it was seen taken inside.
+  const std::size_t n = g.classes.size();
+  std::vector<std::vector<std::size_t>> inside(n), around(n), unwaiting(n), unleveled(n);
+  for (std::size_t e : r.kept_edges) {
+    inside[g.edges[e].to].push_back(g.edges[e].from);
+    around[g.edges[e].from].push_back(g.edges[e].to);
+  }
+  for (const DroppedEdge& d : r.dropped_edges) {
+    const EdgeInfo& e = g.edges[d.edge];
+    if (d.exempt) {
+      unwaiting[e.to].push_back(e.from);
+    } else {
+      if (r.level_of(e.from) != nullptr) unleveled[e.from].push_back(e.to);
+      if (r.level_of(e.to) != nullptr) unleveled[e.to].push_back(e.from);
+    }
   }
   for (const LevelEntry& l : r.levels) {
     const ClassInfo& c = g.classes[l.cls];
     std::string why = fmt::format("{} ({}, made at {})", c.name, c.kind, describe(c.site));
-    if (inside[l.cls].empty()) why += ": never seen taken inside another lock";
+    if (inside[l.cls].empty()) why += ": never seen taken inside another leveled lock";
     else why += ": taken inside " + names(g, inside[l.cls]);
     if (!around[l.cls].empty()) why += "; held around " + names(g, around[l.cls]);
+    if (!unwaiting[l.cls].empty())
+      why += "; also taken inside " + names(g, unwaiting[l.cls]) + " against this order, but never waiting there";
+    if (!unleveled[l.cls].empty()) {
+      std::sort(unleveled[l.cls].begin(), unleveled[l.cls].end());
+      unleveled[l.cls].erase(std::unique(unleveled[l.cls].begin(), unleveled[l.cls].end()), unleveled[l.cls].end());
+      why += "; seen with " + names(g, unleveled[l.cls]) +
+             (unleveled[l.cls].size() == 1 ? ", which has no level yet" : ", which have no level yet");
+    }
     if (l.same_class_nesting) why += "; two may be held at once, in address order";
-    out += fmt::format("\n// {}.\ninline constexpr smplock::Level {}{{0x{:02X}}};\n", clean(why), ids[l.cls], l.level);
+    out += "\n" + comment(clean(why) + ".") +
+           fmt::format("inline constexpr smplock::Level {}{{0x{:02X}}};\n", ids[l.cls], l.level);
   }
   if (!r.unleveled.empty()) {
     out += "\n// No level until a cycle is broken (see `smplock levels --infer`):\n";

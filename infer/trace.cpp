@@ -246,6 +246,18 @@ Graph read_trace(std::string_view text, const std::string& source) {
     }
     x.from_stack = r.stack(e, "from_stack", p);
     x.to_stack = r.stack(e, "to_stack", p);
+    if (x.from == x.to) {
+      // Two instances of one class: same-class nesting, whichever list the trace put it in.
+      NestInfo n;
+      n.cls = x.from;
+      n.count = x.count;
+      n.address_order = r.unsigned_or(e, "address_order", p, x.count);
+      if (n.address_order > n.count) r.fail(p + ".address_order", "more than count");
+      n.threads = x.threads;
+      n.stack = x.to_stack;
+      g.nesting.push_back(std::move(n));
+      continue;
+    }
     g.edges.push_back(std::move(x));
   }
 

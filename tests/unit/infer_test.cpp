@@ -279,6 +279,20 @@ TEST(Infer, SameClassNestingOutOfAddressOrderIsAPotentialDeadlock) {
   EXPECT_NE(text.find("out of address order"), std::string::npos) << text;
 }
 
+TEST(Infer, ASelfEdgeIsSameClassNestingWithItsAddressOrder) {
+  TraceBuilder t;
+  const int acct = t.cls("account");
+  t.edge({acct, acct, 10});
+  t.j["edges"][0]["address_order"] = 7;
+  const Inferred x = infer(t);
+  EXPECT_TRUE(x.g.edges.empty());
+  EXPECT_TRUE(x.r.cycles.empty());
+  ASSERT_EQ(x.g.nesting.size(), 1u);
+  EXPECT_EQ(x.g.nesting[0].address_order, 7u);
+  EXPECT_EQ(x.r.bad_nesting.size(), 1u);
+  EXPECT_TRUE(x.r.level_of(x.cls("account"))->same_class_nesting);
+}
+
 TEST(Infer, MergingTwoAcyclicTracesFindsTheCycleOfTheirUnion) {
   TraceBuilder one(100), two(200);
   // Ids differ between the files; keys join them.
