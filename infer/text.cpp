@@ -36,8 +36,9 @@ class Writer {
     for (const Source& s : g_.sources) programs.insert(s.program.empty() ? std::string("?") : s.program);
     std::string progs;
     for (const std::string& p : programs) progs += (progs.empty() ? "" : ", ") + p;
-    line(fmt::format("{} trace{} of {}: {} classes, {} order edges, {} same-class nestings", g_.sources.size(),
-                     g_.sources.size() == 1 ? "" : "s", progs, g_.classes.size(), g_.edges.size(), g_.nesting.size()));
+    line(fmt::format("{} trace{} of {}: {} classes, {} order edges, {} class{} nested with itself", g_.sources.size(),
+                     g_.sources.size() == 1 ? "" : "s", progs, g_.classes.size(), g_.edges.size(), g_.nesting.size(),
+                     g_.nesting.size() == 1 ? "" : "es"));
     if (verbose_)
       for (const Source& s : g_.sources)
         line(fmt::format("  {}: pid {}, {} threads, {} CPUs, {}", s.path, s.pid, s.threads, s.cpus,
