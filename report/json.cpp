@@ -157,6 +157,14 @@ Snapshot read_snapshot(const json& j) {
     }
     s.classes.push_back(std::move(c));
   }
+  // No CPU took a lock only when nothing was counted; a zero beside counts would divide the
+  // contention by one CPU's time instead of refusing the file.
+  if (s.cpus == 0)
+    for (std::size_t i = 0; i < s.classes.size(); ++i)
+      for (const CounterInfo& info : kCounters)
+        if (s.classes[i].counters.*info.member != 0)
+          fail("cpus", fmt::format("0, but classes[{}] ({}) counted {}: a report with lock activity has at least "
+                                   "1 CPU", i, s.classes[i].name, info.key));
   const json& levels = array_field(j, "levels", top);
   for (std::size_t i = 0; i < levels.size(); ++i) {
     const std::string path = fmt::format("levels[{}]", i);

@@ -1,8 +1,12 @@
 // `smplock pound`: the kernel-like workload under the giant, coarse and ozone lock sets, with
 // throughput, the contention report of each, and a comparison. --json saves it all.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -13,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "args.hpp"
 #include "commands.hpp"
 #include "smplock/pound.hpp"
 #include "smplock/report.hpp"
@@ -161,6 +166,46 @@ nlohmann::json result_json(const pound::Result& r) {
   return j;
 }
 
+[[noreturn]] void cannot_write(const std::string& path, const char* why) {
+  std::fprintf(stderr, "smplock pound: cannot write '%s': %s\n", path.c_str(), why);
+  std::exit(2);
+}
+
+// Whether the --json file can be written, found before the runs without touching what it holds: an
+// existing file keeps its contents until the new results replace it, and a file made only to find
+// out is removed again.
+void check_writable(const std::string& path) {
+  struct stat st {};
+  const bool existed = ::stat(path.c_str(), &st) == 0;
+  if (existed && S_ISDIR(st.st_mode)) cannot_write(path, "is a directory");
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) cannot_write(path, std::strerror(errno));
+  ::close(fd);
+  if (!existed) ::unlink(path.c_str());
+}
+
+// Writes the results beside the file and renames them over it, so a failed write leaves the old
+// file whole; a symbolic link, or a directory that takes no new file, gets the file written in place.
+void save(const std::string& path, const std::string& text) {
+  struct stat st {};
+  const bool link = ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  std::ofstream out;
+  if (!link) out.open(tmp, std::ios::binary);
+  if (out.is_open()) {
+    out << text;
+    out.close();
+    if (out && std::rename(tmp.c_str(), path.c_str()) == 0) return;
+    const int err = errno;
+    std::remove(tmp.c_str());
+    cannot_write(path, out ? std::strerror(err) : "write failed");
+  }
+  std::ofstream direct(path, std::ios::binary | std::ios::trunc);
+  direct << text;
+  direct.close();
+  if (!direct) cannot_write(path, std::strerror(errno));
+}
+
 void run(const PoundArgs& args) {
   pound::Config config;
   config.cpus = args.cpus != 0 ? args.cpus : std::max(1u, std::thread::hardware_concurrency());
@@ -172,12 +217,10 @@ void run(const PoundArgs& args) {
   else
     sets.push_back(*pound::parse_lock_set(args.locks));
 
-  if (!args.json.empty() && !std::ofstream(args.json)) {  // find out now, not after the runs
-    std::fprintf(stderr, "smplock pound: cannot write '%s'\n", args.json.c_str());
-    std::exit(2);
-  }
+  if (!args.json.empty()) check_writable(args.json);  // find out now, not after the runs
   const std::string model = pound::cpu_model();
-  std::printf("smplock pound: %u CPUs, %.1f s per lock set, lock sets:", config.cpus, config.seconds);
+  const std::string secs = seconds_text(config.seconds);
+  std::printf("smplock pound: %u CPUs, %s s per lock set, lock sets:", config.cpus, secs.c_str());
   for (auto k : sets) std::printf(" %s", std::string(pound::lock_set_name(k)).c_str());
   std::printf("\nmachine: %s, %u processors online; seed %llu\n", model.c_str(), std::thread::hardware_concurrency(),
               static_cast<unsigned long long>(config.seed));
@@ -192,11 +235,11 @@ void run(const PoundArgs& args) {
     pound::Progress progress;
     if (tty)
       progress = [&](double done, std::uint64_t ops) {
-        std::fprintf(stderr, "\r  running %-6s %4.1f / %.1f s  %sops/s   ", name.c_str(), done, config.seconds,
+        std::fprintf(stderr, "\r  running %-6s %4.1f / %s s  %sops/s   ", name.c_str(), done, secs.c_str(),
                      rate(done > 0 ? static_cast<double>(ops) / done : 0).c_str());
       };
     else
-      std::fprintf(stderr, "running %s for %.1f s...\n", name.c_str(), config.seconds);
+      std::fprintf(stderr, "running %s for %s s...\n", name.c_str(), secs.c_str());
     pound::Result r;
     try {
       r = pound::run(config, progress);
@@ -223,12 +266,7 @@ void run(const PoundArgs& args) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : results) arr.push_back(result_json(r));
     doc["sets"] = arr;
-    std::ofstream out(args.json);
-    out << doc.dump(2) << '\n';
-    if (!out) {
-      std::fprintf(stderr, "smplock pound: cannot write '%s'\n", args.json.c_str());
-      std::exit(2);
-    }
+    save(args.json, doc.dump(2) + '\n');
     std::printf("\nsaved to %s (read it back with: smplock report %s)\n", args.json.c_str(), args.json.c_str());
   }
   if (failed) {
@@ -243,15 +281,19 @@ CLI::App* add_pound(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "pound", "Run a kernel-like workload under the giant, coarse and ozone lock sets and compare them");
   auto args = std::make_shared<PoundArgs>();
-  cmd->add_option("--cpus", args->cpus, "CPU threads (default: every core)")->check(CLI::Range(1u, 254u));
-  cmd->add_option("--seconds", args->seconds, "Seconds per lock set")
-      ->check(CLI::Range(0.01, 600.0))
+  cmd->add_option("--cpus", args->cpus, "CPU threads, 1 to 254 (default: every core)")
+      ->check(whole_number(1, 254, "a whole number of CPUs"));
+  cmd->add_option("--seconds", args->seconds, "Seconds per lock set, 0.01 to 600")
+      ->check(number_in(0.01, 600, false, "a number of seconds"))
       ->capture_default_str();
   cmd->add_option("--locks", args->locks, "Lock set to run")
       ->check(CLI::IsMember({"giant", "coarse", "ozone", "all"}))
       ->capture_default_str();
-  cmd->add_option("--json", args->json, "Save throughput, checks and every set's statistics to this JSON file");
-  cmd->add_option("--seed", args->seed, "Seed of the simulated threads' choices")->capture_default_str();
+  cmd->add_option("--json", args->json, "Save throughput, checks and every set's statistics to this JSON file")
+      ->check(file_name());
+  cmd->add_option("--seed", args->seed, "Seed of the simulated threads' choices, 0 to 2^64-1")
+      ->check(whole_number(0, UINT64_MAX))
+      ->capture_default_str();
   cmd->add_flag("--no-report", args->quiet_report, "Leave out the per-set contention tables");
   cmd->callback([args] { run(*args); });
   return cmd;
