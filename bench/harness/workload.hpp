@@ -11,7 +11,9 @@
 // the lock to a thread that is not running and may manage only a few hundred operations a second;
 // the run then reports that, it never hangs. A thread checks the stop flag between operations, so
 // a run ends at most one (possibly slow) hand-off round after its time is up; that tail is counted
-// in the elapsed time.
+// in the elapsed time. A test can also ask for a floor of operations (`min_ops`, `min_rounds`): the
+// run then goes on past its time until every thread has done that many, so what the test counts
+// does not depend on how much of the time the machine gave the threads.
 #pragma once
 
 #include <pthread.h>
@@ -168,6 +170,16 @@ void await(Done done, const std::atomic<bool>& stop) {
   }
 }
 
+template <class Done>
+void await(Done done) {
+  for (unsigned spins = 0; !done(); ++spins) {
+    if (spins < 200)
+      __builtin_ia32_pause();
+    else
+      std::this_thread::yield();
+  }
+}
+
 inline void tally_up(RunResult& r, std::vector<Tally>& tallies) {
   r.min_ops = ~0ull;
   std::vector<std::uint32_t> all;
@@ -190,7 +202,8 @@ using detail_workload::set_pinning;
 // (Section::Long), until `duration` is up. One acquisition in 128 is timed (the wait to get the
 // first lock) for the latency percentiles.
 template <class L>
-RunResult run_contended(unsigned threads, unsigned chain, Section section, std::chrono::nanoseconds duration) {
+RunResult run_contended(unsigned threads, unsigned chain, Section section, std::chrono::nanoseconds duration,
+                        std::uint64_t min_ops = 0) {
   using namespace detail_workload;
   struct alignas(64) Slot {
     explicit Slot(unsigned rank) : lock(rank) {}
@@ -214,7 +227,7 @@ RunResult run_contended(unsigned threads, unsigned chain, Section section, std::
     typename L::Node nodes[4]{};
     t.samples.reserve(kMaxSamples);
     std::uint64_t ops = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
+    while (ops < min_ops || !stop.load(std::memory_order_relaxed)) {
       const bool timed = (ops & 127) == 0 && t.samples.size() < kMaxSamples;
       const std::uint64_t t0 = timed ? now_ns() : 0;
       slots[0].lock.lock(nodes[0]);
@@ -241,9 +254,10 @@ RunResult run_contended(unsigned threads, unsigned chain, Section section, std::
 // is about to call lock(), waits `grace_ns` more so that it is inside lock() (spinning, or asleep
 // if the lock sleeps that soon), stamps the time and unlocks; the other thread takes the lock and
 // records the delay since the stamp. It then holds the lock for the next round. Reports hand-offs
-// per second and the hand-off latency percentiles.
+// per second and the hand-off latency percentiles. The stop flag is obeyed only from round
+// `min_rounds` on: both threads count rounds alike, so they agree on it.
 template <class L>
-RunResult run_pingpong(std::chrono::nanoseconds duration, std::uint64_t grace_ns = 500) {
+RunResult run_pingpong(std::chrono::nanoseconds duration, std::uint64_t grace_ns = 500, std::uint64_t min_rounds = 0) {
   using namespace detail_workload;
   L lock(0);
   struct alignas(64) Flags {
@@ -272,18 +286,19 @@ RunResult run_pingpong(std::chrono::nanoseconds duration, std::uint64_t grace_ns
       lock.lock(node);
       holding = true;
     }
-    while (!stop.load(std::memory_order_relaxed)) {
+    const auto quit = [&] { return round >= min_rounds && stop.load(std::memory_order_relaxed); };
+    while (!quit()) {
       if (holding) {
         flags.held.store(round, std::memory_order_release);
-        await([&] { return flags.waiting.load(std::memory_order_acquire) == round; }, stop);
+        await([&] { return flags.waiting.load(std::memory_order_acquire) == round || quit(); });
         const std::uint64_t until = now_ns() + grace_ns;
         while (now_ns() < until) __builtin_ia32_pause();
         shared.released_at = now_ns();
         lock.unlock(node);
         holding = false;
       } else {
-        await([&] { return flags.held.load(std::memory_order_acquire) == round; }, stop);
-        if (stop.load(std::memory_order_relaxed)) break;
+        await([&] { return flags.held.load(std::memory_order_acquire) == round || quit(); });
+        if (flags.held.load(std::memory_order_acquire) != round) break;  // quit() before our round came
         flags.waiting.store(round, std::memory_order_release);
         lock.lock(node);
         const std::uint64_t got = now_ns();
