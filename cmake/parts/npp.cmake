@@ -10,7 +10,8 @@ add_library(smplock_malloc SHARED
   ${PROJECT_SOURCE_DIR}/src/npp/preload.cpp
   $<TARGET_PROPERTY:smplock,SOURCES>)
 target_include_directories(smplock_malloc PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
-target_compile_definitions(smplock_malloc PRIVATE SMPLOCK_MAX_CPUS=${SMPLOCK_MAX_CPUS}
+# SMPLOCK_NPP_PRELOAD: the default pool serves calls from a program's signal handler (pool.cpp).
+target_compile_definitions(smplock_malloc PRIVATE SMPLOCK_MAX_CPUS=${SMPLOCK_MAX_CPUS} SMPLOCK_NPP_PRELOAD=1
                            $<$<BOOL:${SMPLOCK_UNIPROCESSOR}>:SMPLOCK_UNIPROCESSOR=1>)
 target_compile_options(smplock_malloc PRIVATE -Wall -Wextra -fvisibility=hidden -fvisibility-inlines-hidden
                        -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free)

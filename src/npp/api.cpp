@@ -10,7 +10,10 @@ using detail::PoolState;
 
 namespace {
 
+// R8 first: a refused charge is an early return, and the charge must not happen at all when the
+// call is wrong at this level.
 void* charged_malloc(PoolState& ps, std::size_t size, Quota& quota, std::source_location where) {
+  detail::check_r8(ps, true, where);
   const std::size_t charge = good_size(size);
   if (!quota.charge(charge)) return nullptr;
   void* p = detail::pool_malloc(ps, size, kAlignment, &quota, false, where);
@@ -19,7 +22,7 @@ void* charged_malloc(PoolState& ps, std::size_t size, Quota& quota, std::source_
 }
 
 void charged_free(PoolState& ps, void* p, Quota& quota, std::source_location where) {
-  if (p == nullptr) return;
+  if (p == nullptr) return detail::check_r8(ps, false, where);
   const std::size_t credit = good_size(detail::pool_usable_size(ps, p));
   detail::pool_free(ps, p, &quota, where);
   quota.credit(credit);
@@ -87,7 +90,7 @@ void* aligned_malloc(std::size_t size, std::size_t alignment, std::source_locati
   return detail::pool_malloc(detail::default_state(), size, alignment, nullptr, false, where);
 }
 void free(void* p, Quota& quota, std::source_location where) {
-  if (p == nullptr) return;
+  if (p == nullptr) return detail::check_r8(detail::default_state(), false, where);
   PoolState* ps = detail::pool_of(p);
   charged_free(ps != nullptr ? *ps : detail::default_state(), p, quota, where);
 }

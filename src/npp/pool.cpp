@@ -10,6 +10,14 @@
 // its owner, pushed to the owner's inbox in one CAS every kOutBatch blocks. A list that grows past
 // its class's limit drains three quarters of itself to the depot under the lock.
 //
+// Bounded work, whatever the history (issue 11): under the pool's lock nothing walks a chain of
+// blocks (a depot chain is a record: head and length; a put or a take is O(1)), deferred large
+// frees are done a few per hold, and the peak is sampled after the lock is released. At the
+// raised level a CPU walks at most a quarter of its list (a drain's cut) or half a list's limit
+// (a refill from a chain of unknown length: the rest waits in the CPU's spill). Only lock-free
+// hand-overs at the CPU's own level (an ending thread's inboxes, a vacant CPU's batches going to
+// the orphans) walk a chain of any length. `locked_walk_max` / `raised_walk_max` record it.
+//
 // Memory orders, once for the whole file (each site that differs says why):
 //   - counters (CpuCache, LocalList, PoolState's): relaxed. They order nothing; a CPU's own are
 //     bumped with a plain load and store (only it writes them), shared ones with fetch_add.
@@ -56,6 +64,7 @@ constexpr std::size_t kOsPage = 4096;
 constexpr std::size_t kHugeHeader = 4096;       // the HugeRecord's page in front of a huge block
 constexpr std::uint32_t kOutBatch = 32;         // remote frees gathered before one push
 constexpr unsigned kReleasePages = 16;          // free large spans this long go back to the OS
+constexpr unsigned kDeferredPerHold = 8;        // deferred large frees done per lock hold
 
 // Debug guard bands: [magic ^ block][requested size][quota][poison 8] user bytes [poison to end]
 constexpr std::size_t kGuardHead = 32;
@@ -161,13 +170,17 @@ void* out_of_memory(PoolState& ps, CpuRecord* cpu, bool crash_on_oom, std::sourc
   return nullptr;
 }
 
-Block* chain_tail(Block* head, std::uint32_t& count) {
-  count = 1;
-  while (head->next != nullptr) {
-    head = head->next;
-    ++count;
-  }
+// The last block of a chain: a walk of any length, so only for lock-free hand-overs at the CPU's
+// own level, never under the lock or raised.
+Block* chain_tail(Block* head) {
+  while (head->next != nullptr) head = head->next;
   return head;
+}
+
+// Records a walk of `steps` links in `longest` (the walk counters of PoolState).
+inline void note_walk(std::atomic<std::uint64_t>& longest, std::uint64_t steps) {
+  if (steps > longest.load(std::memory_order_relaxed)) [[unlikely]]
+    smplock::detail::atomic_max(longest, steps);
 }
 
 // Pushes the chain head..tail onto a lock-free list. seq_cst: an inbox push must be ordered
@@ -180,17 +193,23 @@ void push_chain(std::atomic<Block*>& list, Block* head, Block* tail) {
   } while (!list.compare_exchange_weak(old, head, std::memory_order_seq_cst, std::memory_order_relaxed));
 }
 
+// A chain of unknown length to the orphans, lock-free: as it is when the orphans are empty, else
+// after a walk to its tail (at the caller's own level, no lock held).
+void give_to_orphans(PoolState& ps, unsigned cls, Block* chain) {
+  if (chain == nullptr) return;
+  Block* none = nullptr;
+  // Release: a taker's acquire exchange sees the chain's links.
+  if (ps.orphans[cls].compare_exchange_strong(none, chain, std::memory_order_seq_cst, std::memory_order_relaxed)) return;
+  push_chain(ps.orphans[cls], chain, chain_tail(chain));
+}
+
 // After pushing to a CPU's inbox: if that CPU's thread has ended (and may have already emptied
 // the inbox for the last time), take the inbox back and leave it with the orphans instead.
 void rescue_if_vacant(PoolState& ps, CpuCache& owner, unsigned cls) {
   if (!owner.vacant.load(std::memory_order_seq_cst)) [[likely]]
     return;
   // Acquire pairs with the pushes' release: the links are visible.
-  Block* chain = owner.inbox[cls].exchange(nullptr, std::memory_order_acquire);
-  if (chain == nullptr) return;
-  std::uint32_t n;
-  Block* tail = chain_tail(chain, n);
-  push_chain(ps.orphans[cls], chain, tail);
+  give_to_orphans(ps, cls, owner.inbox[cls].exchange(nullptr, std::memory_order_acquire));
 }
 
 // --- region and page heap (under the lock) -----------------------------------------------------
@@ -239,10 +258,14 @@ void set_heads(Span* first, std::size_t pages) {
   first->pages = static_cast<std::uint16_t>(pages);
 }
 
-Span* alloc_pages(PoolState& ps, std::size_t pages) {
+// A span of `pages` (1..kLargeMaxPages) pages. `clean`, if given, learns whether every byte of
+// it reads zero (pages never handed out, or given back to the OS since).
+Span* alloc_pages(PoolState& ps, std::size_t pages, bool* clean = nullptr) {
   Span* s = ps.free_spans[pages];
+  bool zero = false;
   if (s != nullptr) {
     ps.free_spans[pages] = s->next;
+    zero = s->clean;
   } else {
     for (std::size_t j = pages + 1; j <= kLargeMaxPages && s == nullptr; ++j) {
       if ((s = ps.free_spans[j]) == nullptr) continue;
@@ -250,6 +273,7 @@ Span* alloc_pages(PoolState& ps, std::size_t pages) {
       Span* rest = s + pages;  // the remainder goes back as a free span of its own
       set_heads(rest, j - pages);
       rest->kind = SpanKind::FreeSpan;
+      rest->clean = zero = s->clean;
       rest->next = ps.free_spans[j - pages];
       ps.free_spans[j - pages] = rest;
     }
@@ -261,8 +285,10 @@ Span* alloc_pages(PoolState& ps, std::size_t pages) {
       // free that finds the new frontier; in practice the block's hand-over orders them anyway.
       ps.frontier.store((used + pages) << kPageShift, std::memory_order_release);
       ps.mapped.fetch_add(pages << kPageShift, std::memory_order_relaxed);
+      zero = true;  // never touched since the reservation was mapped
     }
   }
+  if (clean != nullptr) *clean = zero;
   set_heads(s, pages);
   s->next = nullptr;
   s->block = nullptr;
@@ -274,30 +300,49 @@ Span* alloc_pages(PoolState& ps, std::size_t pages) {
 void free_span(PoolState& ps, Span* s) {
   s->kind = SpanKind::FreeSpan;
   s->block = nullptr;
-  if (s->pages >= kReleasePages) madvise(span_addr(ps, s), std::size_t{s->pages} << kPageShift, MADV_DONTNEED);
+  // MADV_DONTNEED on private anonymous memory: the pages read zero from now on.
+  s->clean = s->pages >= kReleasePages &&
+             madvise(span_addr(ps, s), std::size_t{s->pages} << kPageShift, MADV_DONTNEED) == 0;
   s->next = ps.free_spans[s->pages];
   ps.free_spans[s->pages] = s;
 }
 
 // --- depot (under the lock) ----------------------------------------------------------------------
 
-void depot_put(PoolState& ps, unsigned cls, Block* head, Block* tail, std::uint32_t count) {
-  Depot& d = ps.depot[cls];
-  if (d.used < kDepotChains) {
-    d.chains[d.used++] = Chain{head, tail, count};
-    return;
+// A chain record: a given-back one, else the next of the records page being cut, else a new page.
+ChainRec* new_rec(PoolState& ps) {
+  if (ChainRec* r = ps.free_recs) {
+    ps.free_recs = r->next;
+    return r;
   }
-  Chain& last = d.chains[kDepotChains - 1];  // full: the last chain grows
-  last.tail->next = head;
-  last.tail = tail;
-  last.count += count;
+  if (ps.rec_next == ps.rec_end) {
+    Span* s = init_locked(ps) ? alloc_pages(ps, 1) : nullptr;
+    if (s == nullptr) return nullptr;
+    s->kind = SpanKind::Records;
+    ps.rec_next = reinterpret_cast<ChainRec*>(span_addr(ps, s));
+    ps.rec_end = ps.rec_next + kPageSize / sizeof(ChainRec);
+  }
+  return ps.rec_next++;
 }
 
-void depot_put_list(PoolState& ps, unsigned cls, Block* head) {
+// Puts the null-terminated chain `head` of `count` blocks on the depot: O(1). With no record to
+// be had (the region is full), the chain goes to the orphans instead, after a walk of at most a
+// drain's worth of blocks.
+void depot_put(PoolState& ps, unsigned cls, Block* head, std::uint32_t count) {
   if (head == nullptr) return;
-  std::uint32_t n;
-  Block* tail = chain_tail(head, n);
-  depot_put(ps, cls, head, tail, n);
+  ChainRec* r = new_rec(ps);
+  if (r == nullptr) [[unlikely]] {
+    Block* tail = head;
+    std::uint64_t steps = 0;
+    for (; tail->next != nullptr; ++steps) tail = tail->next;
+    note_walk(ps.locked_walk_max, steps);
+    push_chain(ps.orphans[cls], head, tail);
+    return;
+  }
+  Depot& d = ps.depot[cls];
+  *r = ChainRec{head, d.top, count};
+  d.top = r;
+  ++d.chains;
 }
 
 // --- statistics ----------------------------------------------------------------------------------
@@ -341,21 +386,48 @@ void free_large_locked(PoolState& ps, CpuRecord* cpu, void* p, std::source_locat
   free_span(ps, s);
 }
 
-// Large blocks freed by threads that are no CPU wait on a lock-free list for the next lock holder.
+HugeRecord* find_huge_locked(PoolState& ps, const void* p, bool unlink);
+
+// Large blocks freed by threads that are no CPU wait on a lock-free list for the lock holders,
+// who do kDeferredPerHold of them each (bounded work under the lock, however many wait); so do
+// huge blocks freed from a program's signal handler (the preload library's nested calls).
 void process_deferred(PoolState& ps, CpuRecord* cpu) {
-  if (ps.deferred_large.load(std::memory_order_relaxed) == nullptr) [[likely]]
-    return;
-  Block* b = ps.deferred_large.exchange(nullptr, std::memory_order_acquire);
-  while (b != nullptr) {
-    Block* next = b->next;
+  if (ps.deferred_huge.load(std::memory_order_relaxed) != nullptr) [[unlikely]] {
+    // Popped one at a time: the lock holder is the only taker and pushers only prepend, so the
+    // head seen unchanged by the CAS still links to the same next (no ABA).
+    for (unsigned i = 0; i < kDeferredPerHold; ++i) {
+      Block* b = ps.deferred_huge.load(std::memory_order_acquire);
+      while (b != nullptr &&
+             !ps.deferred_huge.compare_exchange_weak(b, b->next, std::memory_order_acquire, std::memory_order_acquire)) {
+      }
+      if (b == nullptr) break;
+      HugeRecord* rec = find_huge_locked(ps, b, true);
+      if (rec == nullptr)
+        crash(ps, Rule::Fatal, "npp: free of a pointer the pool did not hand out (foreign pointer, freed in a signal handler)",
+              cpu, {});
+      munmap(rec, rec->map_len);
+    }
+  }
+  if (ps.deferred_backlog == nullptr) {
+    if (ps.deferred_large.load(std::memory_order_relaxed) == nullptr) [[likely]]
+      return;
+    ps.deferred_backlog = ps.deferred_large.exchange(nullptr, std::memory_order_acquire);
+  }
+  for (unsigned i = 0; i < kDeferredPerHold && ps.deferred_backlog != nullptr; ++i) {
+    Block* b = ps.deferred_backlog;
+    ps.deferred_backlog = b->next;
     free_large_locked(ps, cpu, b, {}, true);
-    b = next;
   }
 }
 
+// `zeroed`, if given, learns whether the block is known to read zero (fresh from the OS).
 void* large_alloc(PoolState& ps, CpuRecord& cpu, std::size_t size, std::size_t alignment,
-                  std::source_location where) {
+                  std::source_location where, bool* zeroed = nullptr) {
   if (alignment < kAlignment) alignment = kAlignment;
+  // A zero-size block still needs a byte of its own: with none, the span came out 0 pages long
+  // (alloc_pages(0) handed out the span past the frontier, or a free span it left on its list) or
+  // the aligned pointer was the first byte past the span, inside the next live block.
+  if (size == 0) size = 1;
   std::size_t need = size + (alignment > kPageSize ? alignment - kPageSize : 0);
   if (need < size) return nullptr;  // overflow
   if (need <= std::size_t{kLargeMaxPages} << kPageShift) {
@@ -363,7 +435,7 @@ void* large_alloc(PoolState& ps, CpuRecord& cpu, std::size_t size, std::size_t a
     const Level prev = ps.lock.acquire(where);
     ps.big_locks.fetch_add(1, std::memory_order_relaxed);
     process_deferred(ps, &cpu);
-    Span* s = init_locked(ps) ? alloc_pages(ps, pages) : nullptr;
+    Span* s = init_locked(ps) ? alloc_pages(ps, pages, zeroed) : nullptr;
     void* result = nullptr;
     if (s != nullptr) {
       char* addr = span_addr(ps, s);
@@ -373,10 +445,10 @@ void* large_alloc(PoolState& ps, CpuRecord& cpu, std::size_t size, std::size_t a
       s->size = static_cast<std::uint32_t>(addr + (pages << kPageShift) - block);
       ps.big_bytes.fetch_add(s->size, std::memory_order_relaxed);
       ps.large_allocs.fetch_add(1, std::memory_order_relaxed);
-      sample_peak(ps);
       result = block;
     }
     ps.lock.release(prev, where);
+    if (result != nullptr) sample_peak(ps);  // a pass over every CPU: not under the lock
     return result;
   }
   // Huge: a mapping of its own, the record in the page in front of the block.
@@ -387,6 +459,7 @@ void* large_alloc(PoolState& ps, CpuRecord& cpu, std::size_t size, std::size_t a
   if (len < size) return nullptr;
   void* map = map_anon(len);
   if (map == nullptr) return nullptr;
+  if (zeroed != nullptr) *zeroed = true;  // a mapping of its own: zero
   auto* rec = static_cast<HugeRecord*>(map);
   const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(map) + kHugeHeader;
   rec->block = reinterpret_cast<char*>((start + alignment - 1) & ~(alignment - 1));
@@ -400,16 +473,15 @@ void* large_alloc(PoolState& ps, CpuRecord& cpu, std::size_t size, std::size_t a
   ps.huge_allocs.fetch_add(1, std::memory_order_relaxed);
   ps.big_bytes.fetch_add(rec->size, std::memory_order_relaxed);
   ps.mapped.fetch_add(len, std::memory_order_relaxed);
-  sample_peak(ps);
   ps.lock.release(prev, where);
+  sample_peak(ps);
   return rec->block;
 }
 
 // Finds (and with `unlink`, removes) the huge block p. Takes the lock: the caller is below it.
-HugeRecord* find_huge(PoolState& ps, const void* p, bool unlink, std::source_location where) {
+// Under the lock.
+HugeRecord* find_huge_locked(PoolState& ps, const void* p, bool unlink) {
   const unsigned bucket = static_cast<unsigned>((reinterpret_cast<std::uintptr_t>(p) >> 12) % kHugeBuckets);
-  const Level prev = ps.lock.acquire(where);
-  ps.big_locks.fetch_add(1, std::memory_order_relaxed);
   HugeRecord** link = &ps.huge[bucket];
   while (*link != nullptr && (*link)->block != p) link = &(*link)->next;
   HugeRecord* rec = *link;
@@ -419,6 +491,13 @@ HugeRecord* find_huge(PoolState& ps, const void* p, bool unlink, std::source_loc
     ps.big_bytes.fetch_sub(rec->size, std::memory_order_relaxed);
     ps.mapped.fetch_sub(rec->map_len, std::memory_order_relaxed);
   }
+  return rec;
+}
+
+HugeRecord* find_huge(PoolState& ps, const void* p, bool unlink, std::source_location where) {
+  const Level prev = ps.lock.acquire(where);
+  ps.big_locks.fetch_add(1, std::memory_order_relaxed);
+  HugeRecord* rec = find_huge_locked(ps, p, unlink);
   ps.lock.release(prev, where);
   return rec;
 }
@@ -489,18 +568,22 @@ inline Block* carve(PoolState& ps, CpuCache& pc, unsigned cls) {
 
 Block* refill_locked(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls) {
   process_deferred(ps, &cpu);
-  sample_peak_sometimes(ps, pc);
   LocalList& list = pc.list[cls];
   if (Block* b = list.head) {  // a handler refilled the list while we waited for the lock
     list.head = b->next;
+    ++list.room;
     return b;
   }
   Depot& d = ps.depot[cls];
-  if (d.used != 0) {
-    const Chain c = d.chains[--d.used];
-    list.head = c.head->next;
-    list.room = kT.limit[cls] - (static_cast<std::int32_t>(c.count) - 1);
-    return c.head;
+  if (ChainRec* r = d.top) {
+    d.top = r->next;
+    --d.chains;
+    Block* head = r->head;
+    list.head = head->next;
+    list.room = kT.limit[cls] - (static_cast<std::int32_t>(r->count) - 1);
+    r->next = ps.free_recs;
+    ps.free_recs = r;
+    return head;
   }
   if (!init_locked(ps)) return nullptr;
   Span* s = alloc_pages(ps, kT.pages[cls]);
@@ -520,21 +603,52 @@ Block* refill_locked(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls) 
 
 // The list for `cls` is empty. Level raised to the pool's on entry and on return. nullptr: out of
 // memory.
+// Blocks a refill takes from a chain of unknown length (spill, inbox, orphans) at most.
+inline std::uint32_t spill_take(unsigned cls) { return kT.limit[cls] / 2u; }
+
+// The (empty) list for `cls` gets the chain `b` of unknown length: at most spill_take() blocks of
+// it, the first for the caller, the rest on the list, counted. What is left over is returned.
+Block* take_some(PoolState& ps, LocalList& list, unsigned cls, Block* b, Block*& left) {
+  Block* last = b;
+  std::uint32_t n = 1;
+  for (const std::uint32_t most = spill_take(cls); n < most && last->next != nullptr; ++n) last = last->next;
+  note_walk(ps.raised_walk_max, n - 1);
+  left = last->next;
+  last->next = nullptr;
+  list.head = b->next;
+  list.room = kT.limit[cls] - static_cast<std::int32_t>(n - 1);
+  return b;
+}
+
+// The list for `cls` is empty. Level raised on entry and on return. nullptr: out of memory.
 __attribute__((noinline)) Block* refill(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls, std::uint8_t lvl,
                                         std::source_location where) {
   bump(pc.slow);
   LocalList& list = pc.list[cls];
   list.room = kT.limit[cls];
-  // Inbox, then orphans: acquire pairs with the pushers' CAS, so their links are visible.
+  Block* left;
+  // What an earlier refill left over, then the inbox, then the orphans (acquire pairs with the
+  // pushers' CAS, so their links are visible).
+  if (Block* b = pc.spill[cls]) {
+    b = take_some(ps, list, cls, b, left);
+    pc.spill[cls] = left;
+    return b;
+  }
   if (pc.inbox[cls].load(std::memory_order_relaxed) != nullptr) {
     if (Block* b = pc.inbox[cls].exchange(nullptr, std::memory_order_acquire)) {
-      list.head = b->next;
+      b = take_some(ps, list, cls, b, left);
+      pc.spill[cls] = left;
       return b;
     }
   }
   if (ps.orphans[cls].load(std::memory_order_relaxed) != nullptr) {
     if (Block* b = ps.orphans[cls].exchange(nullptr, std::memory_order_acquire)) {
-      list.head = b->next;
+      b = take_some(ps, list, cls, b, left);
+      // The rest back to the orphans for every CPU if they are still empty (no walk), else ours.
+      Block* none = nullptr;
+      if (left != nullptr && !ps.orphans[cls].compare_exchange_strong(none, left, std::memory_order_seq_cst,
+                                                                      std::memory_order_relaxed))
+        pc.spill[cls] = left;
       return b;
     }
   }
@@ -545,6 +659,7 @@ __attribute__((noinline)) Block* refill(PoolState& ps, CpuRecord& cpu, CpuCache&
   bump(pc.locks);
   Block* b = refill_locked(ps, cpu, pc, cls);
   ps.lock.release(prev, where);
+  sample_peak_sometimes(ps, pc);
   raise_to(cpu, level_of(ps));
   return b;
 }
@@ -554,22 +669,27 @@ __attribute__((noinline)) Block* refill(PoolState& ps, CpuRecord& cpu, CpuCache&
 __attribute__((noinline)) void drain(PoolState& ps, CpuRecord& cpu, CpuCache& pc, unsigned cls, std::uint8_t lvl,
                                      std::source_location where) {
   bump(pc.slow);
+  // The cut, at the raised level and before the lock (the list is this CPU's alone while it is
+  // raised): `keep` blocks stay, the rest, whose length the room says, is one chain for the depot.
+  LocalList& list = pc.list[cls];
+  const std::int32_t keep = kT.limit[cls] / 4;
+  const std::int32_t count = kT.limit[cls] - list.room;
+  Block* head = nullptr;
+  if (count > keep) {
+    Block* cut = list.head;
+    for (std::int32_t i = 1; i < keep; ++i) cut = cut->next;
+    note_walk(ps.raised_walk_max, static_cast<std::uint64_t>(keep - 1));
+    head = cut->next;
+    cut->next = nullptr;
+    list.room = kT.limit[cls] - keep;
+  }
   lower_to(cpu, lvl);
   const Level prev = ps.lock.acquire(where);
   bump(pc.locks);
-  LocalList& list = pc.list[cls];
-  const int keep = kT.limit[cls] / 4;
-  Block* cut = list.head;
-  for (int i = 1; i < keep && cut != nullptr; ++i) cut = cut->next;
-  if (cut != nullptr && cut->next != nullptr) {
-    Block* head = cut->next;
-    cut->next = nullptr;
-    depot_put_list(ps, cls, head);
-  }
-  list.room = kT.limit[cls] - keep;
+  depot_put(ps, cls, head, static_cast<std::uint32_t>(count - keep));
   process_deferred(ps, &cpu);
-  sample_peak_sometimes(ps, pc);
   ps.lock.release(prev, where);
+  sample_peak_sometimes(ps, pc);
   raise_to(cpu, level_of(ps));
 }
 
@@ -609,6 +729,109 @@ void stray_free(PoolState& ps, const Span* s, Block* b) {
   ps.stray_frees.fetch_add(1, std::memory_order_relaxed);
   ps.stray_bytes.fetch_add(kT.size[s->cls], std::memory_order_relaxed);
 }
+
+// --- calls from a program's own signal handler (the preload library) ------------------------------
+//
+// In the preload library no program code can hold one of the pool's locks or run one of its
+// interrupt handlers (its copy of smplock is hidden), so a call that finds the CPU at or above
+// NP can only come from a signal handler of the program that interrupted the pool on this very
+// thread. glibc lets such a handler allocate (POSIX leaves it undefined); so does the preload,
+// on a path that touches nothing the interrupted call may be changing: no CPU list, no lock.
+//   malloc: a mapping of its own, recorded in a lock-free table of kNestedSlots blocks (a full
+//           table is ENOMEM); free and usable_size find it there.
+//   free:   a small block goes to its slab owner's inbox (as a thread that is no CPU frees), a
+//           large or huge one to a lock-free list the next lock holder finishes.
+// npp::malloc and the library build keep R8: there, the same call is a program's error.
+struct NestedHead {  // just before a nested block
+  char* map;
+  std::size_t len;
+  std::size_t size;  // usable bytes from the block
+  std::size_t unused;
+};
+
+#ifdef SMPLOCK_NPP_PRELOAD
+constexpr unsigned kNestedSlots = 1024;
+std::atomic<char*> g_nested[kNestedSlots]{};
+std::atomic<unsigned> g_nested_live{0};
+
+void* nested_malloc(std::size_t size, std::size_t alignment) {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) return nullptr;
+  if (alignment < kAlignment) alignment = kAlignment;
+  if (size == 0) size = 1;
+  const std::size_t slack = alignment > kOsPage ? alignment : 0;
+  std::size_t len = kOsPage + size + slack;
+  if (len < size) return nullptr;
+  len = (len + kOsPage - 1) & ~(kOsPage - 1);
+  if (len < size) return nullptr;
+  char* map = static_cast<char*>(map_anon(len));
+  if (map == nullptr) return nullptr;
+  char* block = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(map) + kOsPage + alignment - 1) & ~(alignment - 1));
+  *(reinterpret_cast<NestedHead*>(block) - 1) = NestedHead{map, len, static_cast<std::size_t>(map + len - block), 0};
+  for (auto& slot : g_nested) {
+    char* none = nullptr;
+    if (slot.load(std::memory_order_relaxed) == nullptr &&
+        slot.compare_exchange_strong(none, block, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      g_nested_live.fetch_add(1, std::memory_order_release);
+      return block;
+    }
+  }
+  munmap(map, len);
+  return nullptr;
+}
+
+// The nested block p's header (with `take`, its slot is freed), or nullptr: not a nested block.
+NestedHead* nested_find(const void* p, bool take) {
+  if (g_nested_live.load(std::memory_order_acquire) == 0) [[likely]]
+    return nullptr;
+  for (auto& slot : g_nested) {
+    char* b = slot.load(std::memory_order_acquire);
+    if (b != p) continue;
+    if (take) {
+      if (!slot.compare_exchange_strong(b, nullptr, std::memory_order_acq_rel)) return nullptr;
+      g_nested_live.fetch_sub(1, std::memory_order_relaxed);
+    }
+    return reinterpret_cast<NestedHead*>(b) - 1;
+  }
+  return nullptr;
+}
+
+bool nested_free_if_ours(void* p) {
+  NestedHead* h = nested_find(p, true);
+  if (h == nullptr) return false;
+  munmap(h->map, h->len);
+  return true;
+}
+
+// free(p) with the CPU at or above NP. Never takes the lock, never touches this CPU's lists.
+void nested_free(PoolState& ps, CpuRecord* cpu, void* p, std::source_location where) {
+  if (p == nullptr || nested_free_if_ours(p)) return;
+  const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(ps.base.load(std::memory_order_relaxed));
+  Block* b = static_cast<Block*>(p);
+  if (off >= ps.frontier.load(std::memory_order_acquire)) {
+    push_chain(ps.deferred_huge, b, b);  // checked (and a foreign pointer caught) by the lock holder
+    return;
+  }
+  const Span* s = ps.spans + (off >> kPageShift);
+  s -= s->head;
+  if (s->kind == SpanKind::Large && s->block == p) {
+    ps.big_bytes.fetch_sub(s->size, std::memory_order_relaxed);
+    ps.large_frees.fetch_add(1, std::memory_order_relaxed);
+    push_chain(ps.deferred_large, b, b);
+    return;
+  }
+  if (s->kind != SpanKind::Small)
+    crash(ps, Rule::Fatal, "npp: free of a pointer the pool did not hand out (foreign pointer)", cpu, where);
+  const std::uintptr_t in = off - (static_cast<std::uintptr_t>(s - ps.spans) << kPageShift);
+  const std::uintptr_t start = ((in * kT.recip[s->cls]) >> kRecipShift) * kT.size[s->cls];
+  if (in != start || start + kT.size[s->cls] > (std::uintptr_t{s->pages} << kPageShift))
+    crash(ps, Rule::Fatal, "npp: free of a pointer inside a block, not one the pool handed out", cpu, where);
+  if (b->key == key_of(ps, b)) crash(ps, Rule::Fatal, "npp: double free (the block is already free)", cpu, where);
+  stray_free(ps, s, b);
+}
+#else
+inline NestedHead* nested_find(const void*, bool) { return nullptr; }
+inline bool nested_free_if_ours(void*) { return false; }
+#endif
 
 // --- guard bands ------------------------------------------------------------------------------------
 
@@ -709,6 +932,7 @@ __attribute__((noinline)) void free_elsewhere(PoolState& ps, CpuRecord* cpu, voi
     PoolState* other = slot.load(std::memory_order_acquire);
     if (other != nullptr && other != &ps && in_region(*other, p)) return pool_free(*other, p, quota, where);
   }
+  if (nested_free_if_ours(p)) return;
   // Huge blocks: ask each pool we may lock (below its level); attach if this thread is no CPU.
   if (cpu == nullptr) cpu = &smplock::detail::this_cpu();
   const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
@@ -749,25 +973,32 @@ __attribute__((noinline)) void large_free(PoolState& ps, CpuRecord* cpu, void* p
 void flush_cpu(PoolState& ps, CpuRecord& cpu) {
   CpuCache* pc = ps.cpus[cpu.index].load(std::memory_order_relaxed);
   if (pc == nullptr || cpu.level.load(std::memory_order_relaxed) >= level_of(ps)) return;
+  // Under the lock (which also raises the CPU, so its lists are its own): lists and batches go
+  // to the depot, each one O(1) put, their lengths known.
+  Block* spill[kSizeClasses];
   const Level prev = ps.lock.acquire();
   bump(pc->locks);
   for (unsigned cls = 1; cls < kSizeClasses; ++cls) {
     LocalList& list = pc->list[cls];
-    depot_put_list(ps, cls, list.head);
+    depot_put(ps, cls, list.head, static_cast<std::uint32_t>(kT.limit[cls] - list.room));
     list.head = nullptr;
     list.room = kT.limit[cls];
     Outgoing& o = pc->out[cls];
-    if (o.head != nullptr) depot_put(ps, cls, o.head, o.tail, o.count);
+    depot_put(ps, cls, o.head, o.count);
     o = Outgoing{};
+    spill[cls] = pc->spill[cls];
+    pc->spill[cls] = nullptr;
   }
   ps.cpus[cpu.index].store(nullptr, std::memory_order_relaxed);
   if (&ps == &g_default.state) t_np_cache = &g_no_cache;
+  ps.lock.release(prev);
+  // Lock-free from here, at the thread's own level: chains of unknown length go to the orphans.
   // Vacant first, then the last look at the inboxes: a pusher that missed this look sees the flag
   // (both seq_cst), see rescue_if_vacant().
+  for (unsigned cls = 1; cls < kSizeClasses; ++cls) give_to_orphans(ps, cls, spill[cls]);
   pc->vacant.store(true, std::memory_order_seq_cst);
   for (unsigned cls = 1; cls < kSizeClasses; ++cls)
-    depot_put_list(ps, cls, pc->inbox[cls].exchange(nullptr, std::memory_order_seq_cst));
-  ps.lock.release(prev);
+    give_to_orphans(ps, cls, pc->inbox[cls].exchange(nullptr, std::memory_order_seq_cst));
 }
 
 struct ThreadExit {
@@ -802,6 +1033,13 @@ std::atomic<PoolState*> g_pools[kMaxPools] = {&g_default.state};
 
 PoolState& default_state() noexcept { return g_default.state; }
 
+void check_r8(PoolState& ps, bool is_malloc, std::source_location where) {
+  CpuRecord* cpu = tls_cpu;
+  if (cpu != nullptr && cpu->level.load(std::memory_order_relaxed) >= level_of(ps)) [[unlikely]]
+    r8(ps, cpu, is_malloc ? "npp::malloc at or above the pool's level" : "npp::free at or above the pool's level",
+       where);
+}
+
 bool in_region(const PoolState& ps, const void* p) noexcept {
   const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(ps.base.load(std::memory_order_relaxed));
   return off < ps.frontier.load(std::memory_order_acquire);
@@ -819,8 +1057,12 @@ __attribute__((noinline)) void* malloc_general(std::size_t size, std::source_loc
                                                std::size_t alignment, Quota* quota, bool crash_on_oom) {
   CpuRecord* cpu = &smplock::detail::this_cpu();
   const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
-  if (lvl >= level_of(ps)) [[unlikely]]
+  if (lvl >= level_of(ps)) [[unlikely]] {
+#ifdef SMPLOCK_NPP_PRELOAD
+    if (&ps == &g_default.state) return nested_malloc(size, alignment);  // a program's signal handler
+#endif
     r8(ps, cpu, "npp::malloc at or above the pool's level", where);
+  }
   return malloc_slow(ps, *cpu, lvl, size, alignment, quota, crash_on_oom, where);
 }
 
@@ -961,11 +1203,17 @@ void* pool_malloc(PoolState& ps, std::size_t size, std::size_t alignment, Quota*
 // blocks, blocks of multi-page slabs, remote frees, guarded blocks, first use by a CPU, R8.
 // The fast path's own arguments come first, so its tail call leaves them in their registers.
 __attribute__((noinline)) void free_general(void* p, std::source_location where, PoolState& ps, Quota* quota) {
-  if (p == nullptr) return;
   CpuRecord* cpu = tls_cpu;
   const std::uint8_t lvl = cpu != nullptr ? cpu->level.load(std::memory_order_relaxed) : 0;
-  if (lvl >= level_of(ps)) [[unlikely]]
+  // R8 before anything else, free(nullptr) included: a call that is wrong at this level is a crash
+  // whether or not it had work to do.
+  if (lvl >= level_of(ps)) [[unlikely]] {
+#ifdef SMPLOCK_NPP_PRELOAD
+    if (&ps == &g_default.state) return nested_free(ps, cpu, p, where);  // a program's signal handler
+#endif
     r8(ps, cpu, "npp::free at or above the pool's level", where);
+  }
+  if (p == nullptr) return;
   const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(ps.base.load(std::memory_order_relaxed));
   if (off >= ps.frontier.load(std::memory_order_acquire)) [[unlikely]]
     return free_elsewhere(ps, cpu, p, quota, where);
@@ -1079,6 +1327,33 @@ void* c_malloc(std::size_t size) {
 }
 void c_free(void* p) { free_fast<true>(g_default.state, to_int(Level::NP), p, nullptr, {}); }
 
+void* c_calloc(std::size_t bytes) {
+  if (bytes <= kSmallMax) {  // small blocks are reused as they were left: always zeroed
+    void* p = c_malloc(bytes);
+    if (p != nullptr) std::memset(p, 0, bytes);
+    return p;
+  }
+  PoolState& ps = g_default.state;
+  CpuRecord* cpu = &smplock::detail::this_cpu();
+  if (cpu->level.load(std::memory_order_relaxed) >= level_of(ps)) [[unlikely]] {
+#ifdef SMPLOCK_NPP_PRELOAD
+    void* p = nested_malloc(bytes, kAlignment);  // a program's signal handler: a fresh mapping, zero
+    if (p == nullptr) errno = ENOMEM;
+    return p;
+#else
+    r8(ps, cpu, "npp::malloc at or above the pool's level", {});
+#endif
+  }
+  bool zeroed = false;
+  void* p = large_alloc(ps, *cpu, bytes, kAlignment, {}, &zeroed);
+  if (p == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (!zeroed) std::memset(p, 0, bytes);
+  return p;
+}
+
 void pool_free(PoolState& ps, void* p, Quota* quota, std::source_location where) {
   if (&ps == &g_default.state) return free_fast<true>(ps, to_int(Level::NP), p, quota, where);
   free_fast<false>(ps, level_of(ps), p, quota, where);
@@ -1106,6 +1381,7 @@ std::size_t pool_usable_size(PoolState& ps, const void* p) {
     PoolState* other = slot.load(std::memory_order_acquire);
     if (other != nullptr && other != &ps && in_region(*other, p)) return pool_usable_size(*other, p);
   }
+  if (const NestedHead* h = nested_find(p, false)) return h->size;
   if (cpu == nullptr) cpu = &smplock::detail::this_cpu();
   const std::uint8_t lvl = cpu->level.load(std::memory_order_relaxed);
   for (auto& slot : g_pools) {
@@ -1195,6 +1471,34 @@ Level g_fork_previous = Level::Null;
 }
 void prepare_fork() { g_fork_previous = g_default.state.lock.acquire(); }
 void after_fork() { g_default.state.lock.release(g_fork_previous); }
+
+// The child has one thread: every other CPU index's cache belonged to a thread that is not there,
+// and that thread may have been anywhere in a fast path when fork() copied it (a list half
+// pushed, a slab half carved: carving it again would hand blocks out twice). So the child keeps
+// none of those caches' blocks (they stay unused: a bounded leak, at most a cache's limits per
+// thread) and marks each cache vacant, as after a thread's end: remote frees to its slabs go to
+// the orphans, and a child thread that gets the index starts it empty. Depot and page heap were
+// under the lock, held across fork(), so they are whole.
+void after_fork_child() {
+  PoolState& ps = g_default.state;
+  CpuRecord* me = tls_cpu;
+  const int top = ps.max_cpu.load(std::memory_order_relaxed);
+  for (int i = 0; i <= top; ++i) {
+    if (me != nullptr && i == me->index) continue;
+    CpuCache* pc = ps.all[i].load(std::memory_order_relaxed);
+    if (pc == nullptr) continue;
+    for (unsigned cls = 1; cls < kSizeClasses; ++cls) {
+      pc->list[cls].head = nullptr;
+      pc->list[cls].room = kT.limit[cls];
+      pc->out[cls] = Outgoing{};
+      pc->carve[cls] = Carve{};
+      pc->spill[cls] = nullptr;
+    }
+    pc->vacant.store(true, std::memory_order_relaxed);
+    ps.cpus[i].store(nullptr, std::memory_order_relaxed);
+  }
+  after_fork();
+}
 
 }  // namespace smplock::npp::detail
 

@@ -4,7 +4,7 @@
 //   Span       one per 64 KiB page of the pool's region: what the page is part of.
 //   CpuCache   one per CPU that has used the pool: its free lists, outgoing remote batches,
 //              slab carving state, inboxes for remote frees, and counters.
-//   Depot      per class, chains of blocks drained by CPUs, under the pool's lock.
+//   Depot      per class, a stack of chains of blocks drained by CPUs, under the pool's lock.
 //   PoolState  all of a pool: its lock, region, per-CPU caches, depot, page heap, huge blocks.
 //
 // Who touches what:
@@ -36,7 +36,8 @@ struct Block {
   std::uintptr_t key;  // block address ^ the pool's secret while free; 0 once handed out
 };
 
-enum class SpanKind : std::uint8_t { Unused = 0, Small, Large, FreeSpan };
+// Records: a page of the depot's chain records (never a block: a free there is a foreign pointer).
+enum class SpanKind : std::uint8_t { Unused = 0, Small, Large, FreeSpan, Records };
 
 // A page's descriptor. Only the first page of a span holds the span's fields; every page holds
 // `head`, the distance back to that first page.
@@ -53,7 +54,10 @@ struct Span {
   std::uint8_t zero = 0;             // never written: keeps the word's unused byte known
   std::uint16_t owner = kNoOwner;    // small slab: the CPU that carved it (remote frees go there)
   std::uint16_t pages = 0;
-  std::uint8_t cls = 0;              // small: the class, and its geometry from kClasses
+  union {
+    std::uint8_t cls = 0;            // small: the class, and its geometry from kClasses
+    bool clean;                      // free span: every byte reads zero (fresh, or given back)
+  };
   std::uint8_t shift = 0;
   union {
     std::uint32_t size = 0;          // large: usable bytes from `block` (at most kLargeMaxPages pages)
@@ -86,8 +90,8 @@ inline std::uint64_t small_slab_word(int index) noexcept {
 struct LocalList {
   Block* head = nullptr;
   // Frees that may still push onto the list before it drains: the class's limit less the blocks
-  // on it. A malloc gives one back (it may pass the limit after an inbox chain of unknown length
-  // was taken; a refill, with the list empty, sets it again).
+  // on it, exactly (every path that adds or takes blocks says how many), so that a drain knows
+  // how far to walk and never walks further. Negative: the list is past its limit.
   std::int32_t room = 0;
   std::uint32_t reserved = 0;
   std::atomic<std::uint64_t> allocs{0};  // owner-written counters (relaxed load + store)
@@ -128,6 +132,9 @@ struct alignas(64) CpuCache : CacheHead {
   std::atomic<std::uint64_t> remote_batches{0};
   Outgoing out[kSizeClasses];
   Carve carve[kSizeClasses];
+  // Blocks taken from an inbox or the orphans (chains of unknown length) beyond what one refill
+  // puts on the list: later refills take them kSpillTake at a time, so no walk is ever longer.
+  Block* spill[kSizeClasses]{};
   // Written by other CPUs: a line of their own.
   alignas(64) std::atomic<Block*> inbox[kSizeClasses]{};
   // Set while no thread has this CPU index (its thread ended); seq_cst pairs with the remote
@@ -135,16 +142,18 @@ struct alignas(64) CpuCache : CacheHead {
   alignas(64) std::atomic<bool> vacant{false};
 };
 
-// Chains of free blocks handed to the depot, per class. Under the pool's lock.
-inline constexpr unsigned kDepotChains = 32;
-struct Chain {
-  Block* head = nullptr;
-  Block* tail = nullptr;
-  std::uint32_t count = 0;
+// Chains of free blocks handed to the depot, per class, each at most a drain's worth (the class's
+// limit and one remote batch), null-terminated, their length known: a stack of records, so a put
+// and a take are O(1) under the lock whatever the depot holds. Records come from pages of the
+// pool's own region (SpanKind::Records) and are reused. Under the pool's lock.
+struct ChainRec {
+  Block* head;
+  ChainRec* next;
+  std::uint32_t count;
 };
 struct Depot {
-  Chain chains[kDepotChains];
-  unsigned used = 0;
+  ChainRec* top = nullptr;
+  std::uint64_t chains = 0;
 };
 
 // A block mapped straight from the OS: this record sits at the start of its mapping.
@@ -178,6 +187,7 @@ struct PoolState {
   // --- lock-free lists any CPU may push to ---
   std::atomic<Block*> orphans[kSizeClasses]{};   // remote frees to CPUs whose thread ended
   std::atomic<Block*> deferred_large{};          // large blocks freed by threads that are no CPU
+  std::atomic<Block*> deferred_huge{};           // huge blocks freed where the lock may not be taken
 
   // --- under the lock ---
   char* map_raw = nullptr;          // the reservation as mapped (base is map_raw aligned up)
@@ -186,6 +196,10 @@ struct PoolState {
   std::size_t span_bytes = 0;       // bytes of the spans array mapping
   Span* free_spans[kLargeMaxPages + 1]{};
   Depot depot[kSizeClasses]{};
+  ChainRec* free_recs = nullptr;    // records given back
+  ChainRec* rec_next = nullptr;     // the records page being cut
+  ChainRec* rec_end = nullptr;
+  Block* deferred_backlog = nullptr;  // deferred large frees taken, not yet done (a few per hold)
   HugeRecord* huge[kHugeBuckets]{};
   bool initialised = false;
 
@@ -197,6 +211,11 @@ struct PoolState {
   std::atomic<std::uint64_t> big_locks{0};        // lock acquisitions with no CpuCache to count them
   std::atomic<std::uint64_t> mapped{0};
   std::atomic<std::uint64_t> peak{0};
+  // The longest walk along a chain of blocks one operation made while holding the pool's lock
+  // (`locked_walk_max`) or its CPU raised to the pool's level (`raised_walk_max`): what bounds
+  // how long the lock, and a CPU's handlers, wait. Tests read them.
+  std::atomic<std::uint64_t> locked_walk_max{0};
+  std::atomic<std::uint64_t> raised_walk_max{0};
 };
 
 // The pools alive now (slot 0: the default pool), for npp::free() and the thread-exit flush.
@@ -204,6 +223,10 @@ inline constexpr unsigned kMaxPools = 64;
 extern std::atomic<PoolState*> g_pools[kMaxPools];
 
 PoolState& default_state() noexcept;
+
+// R8 alone: crashes when the calling CPU is at or above the pool's level. For the paths that
+// would otherwise return before the pool's own check (free(nullptr, quota), a quota's refusal).
+void check_r8(PoolState& ps, bool is_malloc, std::source_location where);
 
 // The pool's operations (src/npp/pool.cpp).
 void* pool_malloc(PoolState& ps, std::size_t size, std::size_t alignment, Quota* quota, bool crash_on_oom,
@@ -225,9 +248,14 @@ void pool_destroy(PoolState& ps);
 // are one jump each.
 void* c_malloc(std::size_t size);
 void c_free(void* p);
+// The preload library's calloc of `bytes` (already multiplied): zeroes only what may not be zero,
+// so memory fresh from the OS is never written (and never committed).
+void* c_calloc(std::size_t bytes);
 
-// The preload library's fork handlers: hold the default pool's lock across fork().
+// The preload library's fork handlers: hold the default pool's lock across fork(); in the child,
+// drop the caches of the CPU indices whose threads the child does not have.
 void prepare_fork();
 void after_fork();
+void after_fork_child();
 
 }  // namespace smplock::npp::detail

@@ -33,10 +33,11 @@ inline void* allocate(std::size_t size, std::size_t alignment) {
 
 inline bool valid_alignment(std::size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
-// Hold the pool's lock across fork() so the child never inherits it mid-change.
+// Hold the pool's lock across fork() so the child never inherits it mid-change; the child also
+// drops the caches of threads it does not have (pool.cpp, after_fork_child).
 __attribute__((constructor)) void register_fork_handlers() {
   pthread_atfork(smplock::npp::detail::prepare_fork, smplock::npp::detail::after_fork,
-                 smplock::npp::detail::after_fork);
+                 smplock::npp::detail::after_fork_child);
 }
 
 }  // namespace
@@ -58,9 +59,7 @@ SMPLOCK_EXPORT void* calloc(std::size_t n, std::size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  void* p = c_malloc(bytes);
-  if (p != nullptr) std::memset(p, 0, bytes);
-  return p;
+  return smplock::npp::detail::c_calloc(bytes);
 }
 
 SMPLOCK_EXPORT void* realloc(void* old, std::size_t size) {

@@ -58,6 +58,66 @@ TEST_F(NppDeath, R8InAnInterruptHandlerCrashes) {
       "R8 pool below NP(.|\n)*cpu +[0-9]+ .*at level 0xe2 IRQ 5");
 }
 
+// Issue 11, defect 10: R8 comes first on every path, the ones that return early included. Each
+// once returned quietly inside an IRQ handler (the quota was even charged before the check).
+TEST_F(NppDeath, R8FreeOfNullInAnInterruptHandlerCrashes) {
+  EXPECT_DEATH(
+      {
+        irq::attach(5, +[](void*) { npp::free(nullptr); }, nullptr);
+        irq::raise(5, cpu_index());
+      },
+      "R8 pool below NP.*npp::free at or above(.|\n)*at level 0xe2 IRQ 5");
+}
+
+TEST_F(NppDeath, R8FreeOfNullWithAQuotaInAnInterruptHandlerCrashes) {
+  EXPECT_DEATH(
+      {
+        static Quota q(1 << 20);
+        irq::attach(5, +[](void*) { npp::free(nullptr, q); }, nullptr);
+        irq::raise(5, cpu_index());
+      },
+      "R8 pool below NP.*npp::free at or above(.|\n)*at level 0xe2 IRQ 5");
+}
+
+TEST_F(NppDeath, R8MallocWithAFullQuotaInAnInterruptHandlerCrashes) {
+  EXPECT_DEATH(
+      {
+        static Quota full(0);
+        irq::attach(5, +[](void*) { (void)npp::malloc(64, full); }, nullptr);
+        irq::raise(5, cpu_index());
+      },
+      "R8 pool below NP.*npp::malloc at or above(.|\n)*at level 0xe2 IRQ 5");
+}
+
+TEST_F(NppDeath, R8OfAPoolsNullFreeAndFullQuotaMallocAtItsLevelCrash) {
+  EXPECT_DEATH(
+      {
+        static Pool pool(Level::NP, "NP-mine");
+        Lock np(Level::NP, "NP-user");
+        Guard g(np);
+        pool.free(nullptr);
+      },
+      "R8 pool below NP.*npp::free at or above(.|\n)*\"NP-mine\"");
+  EXPECT_DEATH(
+      {
+        static Pool pool(Level::NP, "NP-mine");
+        Quota q(1 << 20);
+        Lock np(Level::NP, "NP-user");
+        Guard g(np);
+        pool.free(nullptr, q);
+      },
+      "R8 pool below NP.*npp::free at or above(.|\n)*\"NP-mine\"");
+  EXPECT_DEATH(
+      {
+        static Pool pool(Level::NP, "NP-mine");
+        Quota full(0);
+        Lock np(Level::NP, "NP-user");
+        Guard g(np);
+        (void)pool.malloc(64, full);
+      },
+      "R8 pool below NP.*npp::malloc at or above(.|\n)*\"NP-mine\"");
+}
+
 TEST_F(NppDeath, R8ForAPoolAboveIrqsAtItsOwnIrqLevel) {
   EXPECT_DEATH(
       {

@@ -3,7 +3,7 @@
 # out of memory. npp_stress: threads and interrupt handlers sharing pools, contents checked.
 # npp_preload_*: real programs run on libsmplock-malloc.so (skipped in sanitizer builds, where the
 # sanitizer's own allocator must stay in charge).
-smplock_test(npp_unit SOURCES unit/npp_pool_test.cpp LABELS unit npp)
+smplock_test(npp_unit SOURCES unit/npp_pool_test.cpp unit/npp_safety_test.cpp LABELS unit npp)
 smplock_test(npp_death SOURCES death/npp_death_test.cpp LABELS death npp)
 smplock_test(npp_stress SOURCES stress/npp_stress_test.cpp LABELS npp STRESS)
 
@@ -26,4 +26,19 @@ if(SMPLOCK_SANITIZE STREQUAL "" AND NOT SMPLOCK_UNIPROCESSOR AND TARGET smplock_
   add_test(NAME npp_preload_npp_stress COMMAND ${CMAKE_COMMAND} -E env ${_npp_preload} $<TARGET_FILE:npp_stress>)
   set_tests_properties(npp_preload_shell npp_preload_unit_core npp_preload_npp_stress PROPERTIES LABELS "npp;preload")
   add_dependencies(npp_unit smplock_malloc)
+endif()
+
+# Issue 11: programs of our own, run on libsmplock-malloc.so (each checks first that its malloc is
+# the preload's, and exits 0 only when every check holds). Skipped with the other preload tests.
+if(SMPLOCK_SANITIZE STREQUAL "" AND NOT SMPLOCK_UNIPROCESSOR AND TARGET smplock_malloc)
+  function(npp_shim_program name)
+    add_executable(${name} ${CMAKE_CURRENT_SOURCE_DIR}/npp/${name}.cpp)
+    target_link_libraries(${name} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+    add_dependencies(${name} smplock_malloc)
+    add_test(NAME npp_${name} COMMAND ${CMAKE_COMMAND} -E env ${_npp_preload} $<TARGET_FILE:${name}> ${ARGN})
+    set_tests_properties(npp_${name} PROPERTIES LABELS "npp;preload" TIMEOUT 300)
+  endfunction()
+  npp_shim_program(shim_aligned)
+  npp_shim_program(shim_calloc)
+  npp_shim_program(shim_signal_malloc)
 endif()
