@@ -1,12 +1,15 @@
 // pound/kernel.hpp: the workload's internals shared by its sources. Not installed.
 //
 //   LockSet      makes the lock of a role for each new kernel object, from a lock set's table.
-//   Held         RAII for a role's lock that may be absent (a lock-free role).
+//   LockTrace    what one CPU thread is waiting for and holding, for the timer thread's samples.
+//   Held         RAII for a role's lock that may be absent (a lock-free role); keeps the CPU's
+//                LockTrace.
 //   KernelPool   where the kernel's memory comes from: the locked pool (one NP lock on every call,
 //                quota under QU) or npp (lock-free fast path, npp::Quota).
 //   Quota        one process's quota, whichever pool charges it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -45,6 +48,41 @@ class LockSet {
   std::vector<Lock*> shared_;
 };
 
+// What one CPU thread is waiting for and which locks it holds, written by that thread only
+// (relaxed stores to its own line: a few plain moves per acquire) and read by the timer thread's
+// sampler, which compares them with how much processor time each thread got in the last tick to
+// tell waits behind a running holder from waits behind a preempted one (run.cpp). An interrupt
+// handler or lowipl routine running on the thread pushes and pops above what it interrupted, so
+// the stack stays whole; a sample may miss an entry for an instant, which is all it costs.
+struct alignas(64) LockTrace {
+  static constexpr unsigned kDepth = 12;
+  std::atomic<const Lock*> waiting{nullptr};
+  std::atomic<unsigned> depth{0};
+  std::atomic<const Lock*> held[kDepth]{};
+
+  void push(const Lock* l) {
+    const unsigned d = depth.load(std::memory_order_relaxed);
+    if (d < kDepth) held[d].store(l, std::memory_order_relaxed);
+    depth.store(d + 1, std::memory_order_relaxed);
+  }
+  void pop(const Lock* l) {
+    const unsigned d = depth.load(std::memory_order_relaxed);
+    if (d == 0) return;
+    if (d <= kDepth && held[d - 1].load(std::memory_order_relaxed) != l) {
+      // Released out of order: move the top entry into the released one's slot.
+      for (unsigned i = d - 1; i-- > 0;)
+        if (held[i].load(std::memory_order_relaxed) == l) {
+          held[i].store(held[d - 1].load(std::memory_order_relaxed), std::memory_order_relaxed);
+          break;
+        }
+    }
+    depth.store(d - 1, std::memory_order_relaxed);
+  }
+};
+
+// The running CPU thread's trace (null on other threads: setup, teardown, tests).
+inline constinit thread_local LockTrace* t_lock_trace = nullptr;
+
 // Takes a role's lock (if the role has one) for a scope; release() ends it early.
 class [[nodiscard]] Held {
  public:
@@ -52,11 +90,20 @@ class [[nodiscard]] Held {
   // that takes the lock, not this constructor.
   [[gnu::always_inline]] explicit Held(Lock* lock, std::source_location where = std::source_location::current())
       : lock_(lock) {
-    if (lock_ != nullptr) previous_ = lock_->acquire(where);
+    if (lock_ == nullptr) return;
+    LockTrace* trace = t_lock_trace;
+    if (trace != nullptr) trace->waiting.store(lock_, std::memory_order_relaxed);
+    previous_ = lock_->acquire(where);
+    if (trace != nullptr) {
+      trace->waiting.store(nullptr, std::memory_order_relaxed);
+      trace->push(lock_);
+    }
   }
   [[gnu::always_inline]] ~Held() { release(); }
   [[gnu::always_inline]] void release() {
-    if (lock_ != nullptr) lock_->release(previous_);
+    if (lock_ == nullptr) return;
+    if (LockTrace* trace = t_lock_trace; trace != nullptr) trace->pop(lock_);
+    lock_->release(previous_);
     lock_ = nullptr;
   }
   Held(const Held&) = delete;

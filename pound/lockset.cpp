@@ -1,5 +1,6 @@
-// The three lock sets as data: one row per role, saying which level and which lock (or none) the
-// role's objects get. LockSet (kernel.hpp) turns a table into Lock objects.
+// The lock sets as data, one per step of the seed's story: one row per role, saying which level and
+// which lock (or none) the role's objects get, and the story itself (what each step split). LockSet
+// (kernel.hpp) turns a table into Lock objects.
 #include <stdexcept>
 
 #include "kernel.hpp"
@@ -52,6 +53,22 @@ constexpr std::array<RoleLock, kRoles> kCoarse = {{
     {Role::QU, Level::QU, "QU", G::One, "one lock on every charge and credit"},
 }};
 
+// Step 3: coarse with the pool's malloc made lock-free in the common case (npp: per-CPU caches,
+// the NP lock only to refill them; quota charged with a compare-and-swap).
+constexpr std::array<RoleLock, kRoles> kPool = [] {
+  std::array<RoleLock, kRoles> t = kCoarse;
+  t[static_cast<unsigned>(Role::NP)] = {Role::NP, Level::NP, "NP", G::LockFree, "npp: per-CPU caches, the NP lock only on refill"};
+  t[static_cast<unsigned>(Role::QU)] = {Role::QU, Level::QU, "QU", G::LockFree, "npp::Quota: a compare-and-swap"};
+  return t;
+}();
+
+// Step 4: the thread-state lock TS split into PS, TF, EV, TP and TC, each at its own level.
+constexpr std::array<RoleLock, kRoles> kThreads = [] {
+  std::array<RoleLock, kRoles> t = kPool;
+  for (Role r : {Role::PS, Role::TF, Role::EV, Role::TP, Role::TC}) t[static_cast<unsigned>(r)] = kOzone[static_cast<unsigned>(r)];
+  return t;
+}();
+
 // The strawman: every role gets the one lock. It sits below every lock the kernel takes besides
 // its own (IRQ lines), so a role taken inside another role is a nested (R3) acquire of the same
 // lock and every path stays legal.
@@ -68,7 +85,10 @@ constexpr bool rows_in_role_order(const std::array<RoleLock, kRoles>& t) {
     if (static_cast<unsigned>(t[i].role) != i) return false;
   return true;
 }
-static_assert(rows_in_role_order(kOzone) && rows_in_role_order(kCoarse) && rows_in_role_order(kGiant));
+static_assert(rows_in_role_order(kOzone) && rows_in_role_order(kCoarse) && rows_in_role_order(kGiant) &&
+              rows_in_role_order(kPool) && rows_in_role_order(kThreads));
+// The last step is the final table: ozone is threads with CP split out of PM.
+static_assert(kThreads[static_cast<unsigned>(Role::CP)].level == Level::PM);
 
 // In the ozone set the roles' levels rise in Role order: the order a path may take them in.
 constexpr bool levels_rise(const std::array<RoleLock, kRoles>& t) {
@@ -84,6 +104,8 @@ std::string_view lock_set_name(LockSetKind kind) {
   switch (kind) {
     case LockSetKind::Giant: return "giant";
     case LockSetKind::Coarse: return "coarse";
+    case LockSetKind::Pool: return "pool";
+    case LockSetKind::Threads: return "threads";
     case LockSetKind::Ozone: return "ozone";
   }
   return "?";
@@ -99,9 +121,28 @@ const std::array<RoleLock, kRoles>& lock_set(LockSetKind kind) {
   switch (kind) {
     case LockSetKind::Giant: return kGiant;
     case LockSetKind::Coarse: return kCoarse;
+    case LockSetKind::Pool: return kPool;
+    case LockSetKind::Threads: return kThreads;
     case LockSetKind::Ozone: break;
   }
   return kOzone;
+}
+
+const std::array<Step, kSteps>& story() {
+  static constexpr std::array<Step, kSteps> kStory = {{
+      {LockSetKind::Giant, "one lock for everything", "", "", {}},
+      {LockSetKind::Coarse, "the first short list: a lock per subsystem",
+       "GIANT split into the first short list (one TS for thread state, PM over the cache, NP on "
+       "every allocation)",
+       "GIANT", {}},
+      {LockSetKind::Pool, "the pool's malloc lock-free in the common case",
+       "NP (and QU) made lock-free for the common case: npp's per-CPU caches, a CAS for quota", "NP", {"NP"}},
+      {LockSetKind::Threads, "thread state split", "TS split into PS, TF, EV, TP and TC", "TS",
+       {"PS", "TF", "EV", "TP", "TC"}},
+      {LockSetKind::Ozone, "physical memory split: the final table", "PM split into PM and CP (the block cache)",
+       "PM", {"PM", "CP"}},
+  }};
+  return kStory;
 }
 
 std::string_view role_name(Role role) {

@@ -190,7 +190,9 @@ class NppPool final : public KernelPool {
 
 std::unique_ptr<KernelPool> make_pool(LockSet& locks) {
 #if SMPLOCK_POUND_HAVE_NPP
-  if (locks.kind() == LockSetKind::Ozone) return std::make_unique<NppPool>();
+  // Every step from "pool" on has the lock-free pool: its table's NP role has no lock.
+  if (lock_set(locks.kind())[static_cast<unsigned>(Role::NP)].granularity == Granularity::LockFree)
+    return std::make_unique<NppPool>();
 #endif
   return std::make_unique<LockedPool>(locks);
 }

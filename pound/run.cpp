@@ -1,6 +1,10 @@
 // One run of the pound kernel: the CPU threads started, the kernel built on CPU 0, the timer
-// thread, the throughput window, the figures gathered and checked at the end. Also Result's
-// figures and the CPU model.
+// thread (which also samples the CPU threads' lock waits), the throughput window, what the machine
+// took away (run delay, involuntary switches), the figures gathered and checked at the end. Also
+// Result's figures and the CPU model.
+#include <pthread.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <barrier>
@@ -10,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -52,6 +57,102 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+// The calling thread's run delay so far: time it was ready to run but waited for a processor
+// (the second field of schedstat, in ns). -1 where the kernel does not keep it.
+double thread_run_delay_seconds() {
+  std::ifstream in("/proc/thread-self/schedstat");
+  unsigned long long run_ns = 0, delay_ns = 0;
+  if (!(in >> run_ns >> delay_ns)) return -1;
+  return static_cast<double>(delay_ns) * 1e-9;
+}
+
+std::uint64_t thread_involuntary_switches() {
+  rusage u{};
+  if (getrusage(RUSAGE_THREAD, &u) != 0) return 0;
+  return static_cast<std::uint64_t>(u.ru_nivcsw);
+}
+
+// Samples, on every timer tick, which CPU threads wait for a lock and whether the lock's holder
+// (another CPU thread whose LockTrace holds it) and the waiter itself got the processor in the
+// tick before: a thread that ran less than half of the tick had lost its processor to the OS. Two
+// clock reads per CPU per tick; nothing on the CPU threads' side but their LockTrace stores.
+class WaitSampler {
+ public:
+  explicit WaitSampler(const std::vector<std::unique_ptr<Cpu>>& cpus) : cpus_(cpus), last_ns_(cpus.size(), -1) {}
+
+  void sample() {
+    const auto now = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double, std::nano>(now - last_).count();
+    last_ = now;
+    const std::size_t n = cpus_.size();
+    ran_.assign(n, true);
+    bool valid = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      Cpu& c = *cpus_[i];
+      if (!c.clock_ready.load(std::memory_order_acquire)) {
+        valid = false;
+        continue;
+      }
+      timespec ts{};
+      if (clock_gettime(c.clock, &ts) != 0) {
+        valid = false;
+        continue;
+      }
+      const double ns = static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+      if (last_ns_[i] < 0) valid = false;
+      ran_[i] = last_ns_[i] < 0 || ns - last_ns_[i] >= 0.5 * dt;
+      last_ns_[i] = ns;
+    }
+    if (!valid) return;  // the first tick only sets the clocks' starting points
+    for (std::size_t y = 0; y < n; ++y) {
+      const Lock* wanted = cpus_[y]->trace.waiting.load(std::memory_order_relaxed);
+      if (wanted == nullptr) continue;
+      Result::WaitSamples& w = by_lock_[wanted];
+      if (!ran_[y]) {
+        ++w.waiter_off_cpu;
+        continue;
+      }
+      bool holder_ran = true;
+      for (std::size_t x = 0; x < n; ++x) {
+        if (x == y) continue;
+        const LockTrace& t = cpus_[x]->trace;
+        const unsigned d = std::min(t.depth.load(std::memory_order_relaxed), LockTrace::kDepth);
+        for (unsigned k = 0; k < d; ++k)
+          if (t.held[k].load(std::memory_order_relaxed) == wanted) holder_ran = ran_[x];
+      }
+      if (holder_ran)
+        ++w.running;
+      else
+        ++w.preempted_holder;
+    }
+  }
+
+  // Per class (while the locks are alive).
+  std::vector<Result::WaitSamples> by_class() const {
+    std::vector<Result::WaitSamples> out;
+    for (const auto& [lock, w] : by_lock_) {
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto& o) { return o.lock == lock->name(); });
+      if (it == out.end()) {
+        out.push_back(w);
+        out.back().lock = lock->name();
+      } else {
+        it->running += w.running;
+        it->preempted_holder += w.preempted_holder;
+        it->waiter_off_cpu += w.waiter_off_cpu;
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.total() > b.total(); });
+    return out;
+  }
+
+ private:
+  const std::vector<std::unique_ptr<Cpu>>& cpus_;
+  std::vector<double> last_ns_;
+  std::vector<bool> ran_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  std::unordered_map<const Lock*, Result::WaitSamples> by_lock_;
+};
+
 }  // namespace
 
 Result run_kernel(const Config& config, const Progress& progress) {
@@ -64,6 +165,7 @@ Result run_kernel(const Config& config, const Progress& progress) {
   std::atomic<Kernel*> shared{nullptr};
   std::chrono::steady_clock::time_point t0, t1;
   std::barrier<> sync(static_cast<std::ptrdiff_t>(config.cpus));
+  std::unique_ptr<WaitSampler> sampler;
 
   auto worker = [&](unsigned n) {
     if (n == 0) {
@@ -71,37 +173,50 @@ Result run_kernel(const Config& config, const Progress& progress) {
       locks = std::make_unique<LockSet>(config.locks);
       kernel = std::make_unique<Kernel>(config, *locks);
       kernel->attach_irqs();
+      // The user-mode stretch in iterations of its loop, timed on this machine now.
+      kernel->user_iterations =
+          config.user_ns > 0 ? static_cast<unsigned>(config.user_ns / user_mode_ns_per_iteration() + 0.5) : 0;
       shared.store(kernel.get(), std::memory_order_release);
     }
     sync.arrive_and_wait();
     Kernel& k = *shared.load(std::memory_order_acquire);
     Cpu& c = *k.cpus[n];
     k.register_cpu(c);
+    if (pthread_getcpuclockid(pthread_self(), &c.clock) == 0) c.clock_ready.store(true, std::memory_order_release);
+    t_lock_trace = &c.trace;
     sync.arrive_and_wait();
     std::thread timer;
     if (n == 0) {
       irq::reset_line_stats();
       stats::reset();
-      timer = std::thread([&k, hz = config.timer_hz] {
+      if (config.sample_waits) sampler = std::make_unique<WaitSampler>(k.cpus);
+      timer = std::thread([&k, hz = config.timer_hz, s = sampler.get()] {
         const auto period = std::chrono::nanoseconds(1'000'000'000 / std::max(1u, hz));
         auto next = std::chrono::steady_clock::now();
         while (!k.stop.load(std::memory_order_relaxed)) {
           next += period;
           std::this_thread::sleep_until(next);
           k.timer_tick_all();
+          if (s != nullptr) s->sample();
         }
       });
       t0 = std::chrono::steady_clock::now();
       started.store(true, std::memory_order_release);
     }
     const double cpu0 = thread_cpu_seconds();
+    const double delay0 = thread_run_delay_seconds();
+    const std::uint64_t switches0 = thread_involuntary_switches();
     k.cpu_main(c);
     c.cpu_seconds = thread_cpu_seconds() - cpu0;
+    const double delay1 = thread_run_delay_seconds();
+    c.run_delay_seconds = delay0 >= 0 && delay1 >= 0 ? delay1 - delay0 : -1;
+    c.involuntary_switches = thread_involuntary_switches() - switches0;
     if (n == 0) {
       timer.join();
       k.timer_stopped.store(true, std::memory_order_release);
     }
     k.drain(c);
+    t_lock_trace = nullptr;
     sync.arrive_and_wait();
     if (n == 0) {
       r.snapshot = stats::snapshot();
@@ -121,6 +236,14 @@ Result run_kernel(const Config& config, const Progress& progress) {
         r.packets += cpu->packets.load(std::memory_order_relaxed);
       }
       r.pool = k.pool->figures();
+      r.user_ns = config.user_ns;
+      double delay = 0;
+      for (auto& cpu : k.cpus) {
+        r.involuntary_switches += cpu->involuntary_switches;
+        delay = delay >= 0 && cpu->run_delay_seconds >= 0 ? delay + cpu->run_delay_seconds : -1;
+      }
+      r.run_delay_share = delay;  // divided by the window below
+      if (sampler) r.waits_sampled = sampler->by_class();
       k.check(r);
       k.teardown_and_check(r);
       k.detach_irqs();
@@ -153,6 +276,7 @@ Result run_kernel(const Config& config, const Progress& progress) {
   for (auto& t : threads) t.join();
   r.seconds = std::chrono::duration<double>(t1 - t0).count();
   r.cpu_share = r.seconds > 0 ? r.cpu_share / (r.seconds * config.cpus) : 0;
+  if (r.run_delay_share >= 0) r.run_delay_share = r.seconds > 0 ? r.run_delay_share / (r.seconds * config.cpus) : 0;
   return r;
 }
 

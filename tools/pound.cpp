@@ -1,5 +1,6 @@
-// `smplock pound`: the kernel-like workload under the giant, coarse and ozone lock sets, with
-// throughput, the contention report of each, and a comparison. --json saves it all.
+// `smplock pound`: the seed's story, step by step: the kernel-like workload under each step's lock
+// set (giant, coarse, pool, threads, ozone) in interleaved rounds, then the story table (the
+// pound library's story_text), --verbose each step's report, --json everything, --svg the picture.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -20,6 +22,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "smplock/pound.hpp"
+#include "smplock/pound_story.hpp"
 #include "smplock/report.hpp"
 
 namespace smplock::tools {
@@ -27,19 +30,20 @@ namespace {
 
 struct PoundArgs {
   unsigned cpus = 0;
-  double seconds = 3.0;
+  double seconds = 2.0;  // per step, all its rounds together
   std::string locks = "all";
   std::string json;
   std::uint64_t seed = 1;
   bool quiet_report = false;
+  bool verbose = false;          // each step's own report after the story
+  unsigned rounds = 5;
+  double user_ns = pound::kDefaultUserNs;
+  std::string svg;
 };
 
 const char* set_summary(pound::LockSetKind k) {
-  switch (k) {
-    case pound::LockSetKind::Giant: return "one lock for everything";
-    case pound::LockSetKind::Coarse: return "the seed's first short list: one thread-state lock, PM over the cache, NP on every allocation";
-    case pound::LockSetKind::Ozone: return "the final table: per-object locks, the pool lock-free in the common case";
-  }
+  for (const pound::Step& s : pound::story())
+    if (s.locks == k) return s.title;
   return "";
 }
 
@@ -47,28 +51,6 @@ std::string rate(double per_second) {
   if (per_second >= 1e6) return fmt::format("{:.2f} M", per_second / 1e6);
   if (per_second >= 1e3) return fmt::format("{:.1f} k", per_second / 1e3);
   return fmt::format("{:.0f} ", per_second);
-}
-
-// What the comparison shows of one set.
-struct Summary {
-  std::string top_lock;
-  double top_percent = 0;
-  double total_percent = 0;
-  unsigned over_budget = 0;
-};
-
-Summary summarize(const pound::Result& r) {
-  Summary s;
-  const stats::Analysis a = stats::analyze(r.snapshot);
-  s.total_percent = a.total_percent;
-  s.over_budget = static_cast<unsigned>(a.split.size());
-  if (!a.classes.empty() && a.classes.front().cls != nullptr) {
-    const stats::ClassStats& c = *a.classes.front().cls;
-    const auto level = level_name(c.level);
-    s.top_lock = fmt::format("{} ({})", c.name, std::string_view(level));
-    s.top_percent = a.classes.front().contention_percent;
-  }
-  return s;
 }
 
 void print_result(const pound::Result& r, bool with_report) {
@@ -112,24 +94,6 @@ void print_result(const pound::Result& r, bool with_report) {
     stats::report_text(r.snapshot, stdout);
   }
   std::fflush(stdout);
-}
-
-void print_comparison(const std::vector<pound::Result>& results) {
-  if (results.size() < 2) return;
-  std::printf("\n== comparison (%u CPUs, contention in %% of CPU time, budget %.0f%% per lock) ==\n",
-              results.front().cpus, stats::kBudgetPercent);
-  std::printf("%-8s %12s %9s %10s  %-14s %8s %12s\n", "locks", "ops/s", "vs giant", "contention", "top lock",
-              "its %", "over budget");
-  double giant = 0;
-  for (const auto& r : results)
-    if (r.locks == pound::LockSetKind::Giant) giant = r.ops_per_second();
-  for (const auto& r : results) {
-    const Summary s = summarize(r);
-    const std::string vs = giant > 0 ? fmt::format("{:.2f}x", r.ops_per_second() / giant) : "-";
-    std::printf("%-8s %12s %9s %9.2f%%  %-14s %7.2f%% %12u\n", std::string(pound::lock_set_name(r.locks)).c_str(),
-                rate(r.ops_per_second()).c_str(), vs.c_str(), s.total_percent, s.top_lock.c_str(), s.top_percent,
-                s.over_budget);
-  }
 }
 
 nlohmann::json result_json(const pound::Result& r) {
@@ -206,6 +170,8 @@ void save(const std::string& path, const std::string& text) {
   if (!direct) cannot_write(path, std::strerror(errno));
 }
 
+void run_story(const PoundArgs& args, pound::Config config, const std::vector<pound::LockSetKind>& sets);
+
 void run(const PoundArgs& args) {
   pound::Config config;
   config.cpus = args.cpus != 0 ? args.cpus : std::max(1u, std::thread::hardware_concurrency());
@@ -218,53 +184,110 @@ void run(const PoundArgs& args) {
     sets.push_back(*pound::parse_lock_set(args.locks));
 
   if (!args.json.empty()) check_writable(args.json);  // find out now, not after the runs
-  const std::string model = pound::cpu_model();
-  const std::string secs = seconds_text(config.seconds);
-  std::printf("smplock pound: %u CPUs, %s s per lock set, lock sets:", config.cpus, secs.c_str());
-  for (auto k : sets) std::printf(" %s", std::string(pound::lock_set_name(k)).c_str());
-  std::printf("\nmachine: %s, %u processors online; seed %llu\n", model.c_str(), std::thread::hardware_concurrency(),
-              static_cast<unsigned long long>(config.seed));
-  std::fflush(stdout);
+  run_story(args, config, sets);
+}
 
+// The story: every step in interleaved rounds, the table, then what was asked for besides.
+void run_story(const PoundArgs& args, pound::Config config, const std::vector<pound::LockSetKind>& sets) {
+  const double per_step = config.seconds;
+  config.seconds = per_step / args.rounds;
+  config.user_ns = args.user_ns;
+  {
+    pound::Story head;
+    head.cpus = config.cpus;
+    head.rounds = args.rounds;
+    head.seconds_per_round = config.seconds;
+    head.user_ns = config.user_ns;
+    head.cpu_model = pound::cpu_model();
+    head.processors = std::thread::hardware_concurrency();
+    head.seed = config.seed;
+    head.steps.resize(sets.size());
+    std::fputs(pound::story_header(head).c_str(), stdout);
+    std::fflush(stdout);
+  }
   const bool tty = isatty(STDERR_FILENO) != 0;
-  std::vector<pound::Result> results;
+  pound::RoundProgress progress = [&](unsigned round, unsigned rounds, pound::LockSetKind k, double done,
+                                      std::uint64_t ops) {
+    if (!tty) return;
+    std::fprintf(stderr, "\r  round %u/%u  %-8s %5.2f s  %sops/s      ", round + 1, rounds,
+                 std::string(pound::lock_set_name(k)).c_str(), done,
+                 rate(done > 0 ? static_cast<double>(ops) / done : 0).c_str());
+  };
+  if (!tty)
+    std::fprintf(stderr, "running %zu step%s in %u rounds of %.2f s each...\n", sets.size(), sets.size() == 1 ? "" : "s",
+                 args.rounds, config.seconds);
+  std::vector<std::vector<pound::Result>> results;
+  try {
+    results = pound::run_rounds(config, sets, args.rounds, progress);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "smplock pound: %s\n", e.what());
+    std::exit(2);
+  }
+  if (tty) std::fprintf(stderr, "\r%70s\r", "");
+  const pound::Story story = pound::make_story(config, results);
+  std::fputs(pound::story_text(story, /*header=*/false).c_str(), stdout);
   bool failed = false;
-  for (auto k : sets) {
-    config.locks = k;
-    const std::string name(pound::lock_set_name(k));
-    pound::Progress progress;
-    if (tty)
-      progress = [&](double done, std::uint64_t ops) {
-        std::fprintf(stderr, "\r  running %-6s %4.1f / %s s  %sops/s   ", name.c_str(), done, secs.c_str(),
-                     rate(done > 0 ? static_cast<double>(ops) / done : 0).c_str());
-      };
-    else
-      std::fprintf(stderr, "running %s for %s s...\n", name.c_str(), secs.c_str());
-    pound::Result r;
-    try {
-      r = pound::run(config, progress);
-    } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "smplock pound: %s\n", e.what());
+  for (const auto& rounds : results)
+    for (const auto& r : rounds)
+      if (!r.failures.empty()) {
+        failed = true;
+        std::printf("%s, a round: %zu invariants FAILED:\n", std::string(pound::lock_set_name(r.locks)).c_str(),
+                    r.failures.size());
+        for (const auto& f : r.failures) std::printf("  FAILED %s\n", f.c_str());
+      }
+  // Each step stands in the details by its median round.
+  std::vector<pound::Result> median;
+  for (auto& rounds : results) {
+    pound::Result& r = rounds[pound::median_round(rounds)];
+    stats::symbolize(r.snapshot);  // name the call sites while this process's symbols are at hand
+    median.push_back(r);
+  }
+  if (args.verbose) {
+    std::printf("\n-- each step's median round, in detail --\n");
+    for (const auto& r : median) print_result(r, !args.quiet_report);
+  }
+  if (!args.svg.empty()) {
+    std::ofstream out(args.svg, std::ios::binary | std::ios::trunc);
+    out << pound::story_svg(story);
+    out.close();
+    if (!out) {
+      std::fprintf(stderr, "smplock pound: cannot write '%s'\n", args.svg.c_str());
       std::exit(2);
     }
-    if (tty) std::fprintf(stderr, "\r%60s\r", "");
-    stats::symbolize(r.snapshot);  // name the call sites while this process's symbols are at hand
-    print_result(r, !args.quiet_report);
-    failed |= !r.failures.empty();
-    results.push_back(std::move(r));
+    std::printf("\npicture saved to %s\n", args.svg.c_str());
   }
-  print_comparison(results);
-
+  const std::string model = story.cpu_model;
   if (!args.json.empty()) {
     nlohmann::json doc;
     doc["schema"] = "smplock-pound";
     doc["version"] = 1;
     doc["machine"] = {{"cpu_model", model}, {"processors", std::thread::hardware_concurrency()}};
     doc["cpus"] = config.cpus;
-    doc["seconds_per_set"] = config.seconds;
+    doc["seconds_per_set"] = per_step;
+    doc["rounds"] = args.rounds;
+    doc["seconds_per_round"] = config.seconds;
+    doc["story"] = nlohmann::json::parse(pound::story_to_json(story));
     doc["seed"] = config.seed;
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : results) arr.push_back(result_json(r));
+    for (std::size_t i = 0; i < median.size(); ++i) {
+      const pound::Result& r = median[i];
+      nlohmann::json j = result_json(r);
+      j["median_of_rounds"] = results[i].size();
+      j["run_delay_share"] = r.run_delay_share;
+      j["involuntary_switches"] = r.involuntary_switches;
+      j["user_ns"] = r.user_ns;
+      nlohmann::json waits = nlohmann::json::array();
+      for (const auto& w : r.waits_sampled)
+        waits.push_back({{"lock", w.lock},
+                         {"running", w.running},
+                         {"preempted_holder", w.preempted_holder},
+                         {"waiter_off_cpu", w.waiter_off_cpu}});
+      j["waits_sampled"] = waits;
+      nlohmann::json rounds = nlohmann::json::array();
+      for (const auto& each : results[i]) rounds.push_back(each.ops_per_second());
+      j["rounds_ops_per_second"] = rounds;
+      arr.push_back(j);
+    }
     doc["sets"] = arr;
     save(args.json, doc.dump(2) + '\n');
     std::printf("\nsaved to %s (read it back with: smplock report %s)\n", args.json.c_str(), args.json.c_str());
@@ -279,22 +302,31 @@ void run(const PoundArgs& args) {
 
 CLI::App* add_pound(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "pound", "Run a kernel-like workload under the giant, coarse and ozone lock sets and compare them");
+      "pound", "Tell the seed's story: a kernel-like workload under each step's lock set, giant to ozone");
   auto args = std::make_shared<PoundArgs>();
   cmd->add_option("--cpus", args->cpus, "CPU threads, 1 to 254 (default: every core)")
       ->check(whole_number(1, 254, "a whole number of CPUs"));
-  cmd->add_option("--seconds", args->seconds, "Seconds per lock set, 0.01 to 600")
+  cmd->add_option("--seconds", args->seconds, "Seconds per step (all its rounds together), 0.01 to 600")
       ->check(number_in(0.01, 600, false, "a number of seconds"))
       ->capture_default_str();
   cmd->add_option("--locks", args->locks, "Lock set to run")
-      ->check(CLI::IsMember({"giant", "coarse", "ozone", "all"}))
+      ->check(CLI::IsMember({"giant", "coarse", "pool", "threads", "ozone", "all"}))
       ->capture_default_str();
   cmd->add_option("--json", args->json, "Save throughput, checks and every set's statistics to this JSON file")
       ->check(file_name());
   cmd->add_option("--seed", args->seed, "Seed of the simulated threads' choices, 0 to 2^64-1")
       ->check(whole_number(0, UINT64_MAX))
       ->capture_default_str();
-  cmd->add_flag("--no-report", args->quiet_report, "Leave out the per-set contention tables");
+  cmd->add_flag("--no-report", args->quiet_report, "With --verbose: leave out the per-step contention tables");
+  cmd->add_flag("--verbose,-v", args->verbose, "After the story, each step's own figures and contention report");
+  cmd->add_option("--rounds", args->rounds, "Rounds the steps take turns in (each step's figures: the median)")
+      ->check(CLI::Range(1u, 100u))
+      ->capture_default_str();
+  cmd->add_option("--user-ns", args->user_ns,
+                  "User-mode time after each system call, in ns (0: a kernel-only load; docs/pound.md)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--svg", args->svg, "Draw the story to this SVG file");
   cmd->callback([args] { run(*args); });
   return cmd;
 }

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <vector>
 
@@ -374,6 +375,13 @@ struct alignas(64) Cpu {
   // Per-CPU event counts (relaxed RMWs on this CPU's own line: a handler may interrupt another).
   std::atomic<std::uint64_t> io_started{0}, io_finished{0}, packets{0}, disk_irps{0}, lowipl_calls{0};
   std::uint64_t net_again = 0, disk_again = 0, fault_again = 0, denied = 0;
+  // What the machine took from this CPU's thread over the run (run.cpp reads them before and after).
+  double run_delay_seconds = -1;       // waiting for a processor (schedstat); -1: unreadable
+  std::uint64_t involuntary_switches = 0;
+  // For the timer thread's wait samples: this thread's CPU-time clock, and its locks.
+  clockid_t clock{};
+  std::atomic<bool> clock_ready{false};
+  LockTrace trace;
 };
 
 enum class Outcome : std::uint8_t { Done, Blocked };
@@ -428,6 +436,7 @@ class Kernel {
   std::atomic<std::uint64_t> timer_raises{0};  // the timer thread's
   std::int64_t io_in_flight() const;           // disk IRPs + packets on the wire, over all CPUs
   std::unique_ptr<KernelPool> pool;
+  unsigned user_iterations = 0;                 // of user_mode's loop, set before the run
 
  private:
   // Paths.
@@ -446,6 +455,7 @@ class Kernel {
   void proc_spawn(Thread& t);
   void handle_open(Thread& t);
   void user_work(Thread& t);
+  void user_mode(Thread& t);           // the user-mode stretch after a system call
   void syscall_exit(Thread& t);
 
   // Pieces.
@@ -498,6 +508,9 @@ class Kernel {
   std::uint64_t spawned_ = 0, reaped_ = 0;    // under pr_
   std::vector<Cpu*> cpu_by_index_;
 };
+
+// The time of one iteration of Kernel::user_mode's loop on this machine, measured (cpu.cpp).
+double user_mode_ns_per_iteration();
 
 // A process id: the slot in its low byte, the slot's generation above it.
 inline std::uint32_t make_pid(std::uint32_t generation, unsigned slot) { return (generation << 8) | slot; }

@@ -1,20 +1,23 @@
 // smplock/pound.hpp: the pound workload, a small kernel run on N CPUs under a chosen lock set
 // (target smplock::pound; `smplock pound` is its command line).
 //
-//   LockSetKind   giant, coarse or ozone: which locks guard the kernel's data.
+//   LockSetKind   a step of the seed's story: giant, coarse, pool, threads, ozone (which locks guard
+//                 the kernel's data).
+//   Step, story() the story: each step's lock set, what it split and into which classes.
 //   Role          what a lock protects (the rows of DESIGN §3, plus CN for connections).
 //   RoleLock      one row of a lock set: the role's level, class name and how many locks it has.
 //   lock_set()    a lock set as data: every role's row.
 //   Path          the kernel paths ("system calls") the simulated threads make.
-//   Config        CPUs, seconds, lock set, seed, sizes.
+//   Config        CPUs, seconds, lock set, seed, sizes, the user-mode time between system calls.
 //   Result        what one run measured: operations per path, the contention snapshot, the pool,
 //                 and the invariants checked at the end (empty `failures`: everything balanced).
 //   run()         one lock set, `cpus` threads, `seconds` long.
 //
 // The kernel is the same code under every lock set: each of its objects asks the lock set for the
 // lock of its role when it is made, so `giant` hands every object the one lock, `coarse` the
-// seed's first short list, and `ozone` the final table. docs/pound.md has the model and every
-// path's lock order.
+// seed's first short list, `pool` and `threads` the splits in between, and `ozone` the final
+// table. docs/pound.md has the model and every path's lock order; smplock/pound_story.hpp runs the
+// steps in rounds and tells the story.
 #pragma once
 
 #include <array>
@@ -30,9 +33,13 @@
 
 namespace smplock::pound {
 
-enum class LockSetKind : std::uint8_t { Giant, Coarse, Ozone };
-inline constexpr std::array<LockSetKind, 3> kLockSets = {LockSetKind::Giant, LockSetKind::Coarse,
-                                                         LockSetKind::Ozone};
+// The steps of the story, in order: giant (one lock), coarse (the first short list), pool (the
+// pool's malloc lock-free in the common case), threads (thread state split into PS, TF, EV, TP,
+// TC), ozone (physical memory split into PM and CP: the final table).
+enum class LockSetKind : std::uint8_t { Giant, Coarse, Pool, Threads, Ozone };
+inline constexpr unsigned kSteps = 5;
+inline constexpr std::array<LockSetKind, kSteps> kLockSets = {
+    LockSetKind::Giant, LockSetKind::Coarse, LockSetKind::Pool, LockSetKind::Threads, LockSetKind::Ozone};
 
 std::string_view lock_set_name(LockSetKind kind);
 std::optional<LockSetKind> parse_lock_set(std::string_view name);
@@ -83,6 +90,18 @@ struct RoleLock {
 
 // The table of one lock set, one row per role, in Role order.
 const std::array<RoleLock, kRoles>& lock_set(LockSetKind kind);
+
+// One step of the story: its lock set and what it changed from the step before.
+struct Step {
+  LockSetKind locks;
+  const char* title;      // what the step is, a few words
+  const char* changed;    // what it changed from the step before, one line ("" for the first)
+  const char* split;      // the lock class it split (a class of the step before; "" for the first)
+  std::array<const char*, 5> into;  // the classes that took over the split one's data here (all
+                                    // null: the whole short list, for coarse)
+};
+// The five steps, in kLockSets order.
+const std::array<Step, kSteps>& story();
 std::string_view role_name(Role role);
 std::string_view role_description(Role role);
 
@@ -105,6 +124,11 @@ enum class Path : std::uint8_t {
 inline constexpr unsigned kPaths = static_cast<unsigned>(Path::kCount);
 std::string_view path_name(Path path);
 
+// The default user-mode stretch: about as long as an average system call of the final table on the
+// machines it was tuned on, so a CPU spends about half its time in user mode, as a system-call
+// heavy server does. docs/pound.md says why.
+inline constexpr double kDefaultUserNs = 400;
+
 struct Config {
   unsigned cpus = 2;
   double seconds = 3.0;
@@ -113,6 +137,13 @@ struct Config {
   unsigned processes = 8;           // processes with threads (more are spawned and reaped)
   unsigned threads_per_process = 4;
   unsigned timer_hz = 1000;         // timer IRQ rate per CPU
+  // User mode between system calls: after each system call the thread computes this long (on its
+  // own data, no lock) before its next one, as a real program does between calls. The seed's giant
+  // lock is "released before returning to user mode", so this share is what a giant lock cannot
+  // serialise. 0: a kernel-only load (every CPU in the kernel all the time).
+  double user_ns = kDefaultUserNs;
+  // Whether the timer thread samples the CPU threads' lock waits (see Result::waits_sampled).
+  bool sample_waits = true;
 };
 
 // The pool's side of a run (from npp::Pool::stats() for ozone, the locked pool's own counts for
@@ -146,6 +177,22 @@ struct Result {
                                               // no page to be had): EAGAIN
   std::uint64_t denied = 0;                   // calls refused by a security check
   PoolFigures pool;
+  // What the machine took away: the time the CPU threads were ready to run but waited for a
+  // processor (per-thread run delay from /proc/self/task/TID/schedstat, before and after), as a
+  // share of seconds * cpus, and how often the OS switched them out (involuntary switches).
+  double run_delay_share = -1;                // -1: schedstat could not be read
+  std::uint64_t involuntary_switches = 0;
+  double user_ns = 0;                         // the user-mode stretch the run used (Config::user_ns)
+  // The timer thread's samples of the CPU threads' lock waits (about 1000 a second per CPU), each
+  // one CPU thread found waiting for a lock, sorted by who held the run up: the holder was running
+  // (the seed's contention), the holder's thread had lost its processor (a kernel never preempts
+  // a spinlock's holder; user space can), or the waiter itself had.
+  struct WaitSamples {
+    std::string lock;                         // class name
+    std::uint64_t running = 0, preempted_holder = 0, waiter_off_cpu = 0;
+    std::uint64_t total() const { return running + preempted_holder + waiter_off_cpu; }
+  };
+  std::vector<WaitSamples> waits_sampled;     // one entry per class that was seen waited for
   stats::Snapshot snapshot;                   // contention over the run (cpus = the run's CPUs)
   std::vector<std::string> checks;            // invariants checked at the end, one line each
   std::vector<std::string> failures;          // those that did not hold (empty: all balanced)
