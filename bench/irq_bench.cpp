@@ -264,7 +264,7 @@ void BM_Latency_CrossCpu_LockOut(benchmark::State& state) {
   irq::attach(5, stamp_handler, nullptr);
   Target target(false);
   Lock& line = irq::line(5);
-  const std::atomic<std::uint8_t>& target_level = smplock::detail::g_cpus[target.index()].level;
+  const std::atomic<std::uint8_t>& target_level = smplock::detail::cpu_record(static_cast<unsigned>(target.index()))->level;
   const std::uint8_t line_level = to_int(irq_level(5));
   Samples samples;
   for (auto _ : state) {

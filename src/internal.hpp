@@ -20,8 +20,6 @@ namespace smplock::detail {
                             std::source_location where, const char* extra_label = nullptr,
                             int extra_level = -1);
 
-inline constexpr unsigned kCallSites = 8;
-
 // A call site's address, claimed once by a CAS and then only read. The counts are kept per CPU
 // (src/stats.cpp, count_call_site()), so a contended acquire writes no line other CPUs read.
 struct CallSite {
@@ -56,10 +54,15 @@ inline void atomic_max(std::atomic<std::uint64_t>& m, std::uint64_t v) {
   }
 }
 
-// Called by the CPU layer when a thread attaches or ends (src/irq.cpp): interrupt state set-up and
-// hand-over of anything still pending for the CPU.
+// Called by the CPU layer (src/irq.cpp): interrupt state set-up when a thread takes an index
+// (on_cpu_attach, before the record is published), delivery of what was left pending for the index
+// once the thread is a CPU (on_cpu_attached: a raise that raced the previous thread's end is
+// delivered now, not at this thread's first release), hand-over when a thread ends
+// (on_cpu_detach), and the reset of an index whose thread is gone after fork() (on_cpu_forget).
 void on_cpu_attach(CpuRecord& cpu);
+void on_cpu_attached(CpuRecord& cpu);
 void on_cpu_detach(CpuRecord& cpu);
+void on_cpu_forget(CpuRecord& cpu);
 
 // Other parts' set-up for a thread that has just become a CPU, run by attach in ordinary thread
 // context (never in a signal handler), so per-thread set-up that may allocate happens there and not

@@ -24,12 +24,23 @@ namespace detail {
 namespace {
 
 // One Lock per line, in static storage (constant-initialised: usable before main and from any
-// signal handler).
-constinit Lock g_line_locks[kIrqLines] = {
-    {irq_level(0), "IRQ 0"},   {irq_level(1), "IRQ 1"},   {irq_level(2), "IRQ 2"},   {irq_level(3), "IRQ 3"},
-    {irq_level(4), "IRQ 4"},   {irq_level(5), "IRQ 5"},   {irq_level(6), "IRQ 6"},   {irq_level(7), "IRQ 7"},
-    {irq_level(8), "IRQ 8"},   {irq_level(9), "IRQ 9"},   {irq_level(10), "IRQ 10"}, {irq_level(11), "IRQ 11"},
-    {irq_level(12), "IRQ 12"}, {irq_level(13), "IRQ 13"}, {irq_level(14), "IRQ 14"}, {irq_level(15), "IRQ 15"}};
+// signal handler) and never destroyed: another thread may be running a line's handler, the line's
+// lock held, while the program returns from main and runs static destructors. A Lock's destructor
+// checks R7 (destroying a held lock), which is the program's rule for its own locks; the library's
+// locks simply live as long as the process.
+union LineLocks {
+  Lock locks[kIrqLines];
+  constexpr LineLocks()
+      : locks{{irq_level(0), "IRQ 0"},   {irq_level(1), "IRQ 1"},   {irq_level(2), "IRQ 2"},
+              {irq_level(3), "IRQ 3"},   {irq_level(4), "IRQ 4"},   {irq_level(5), "IRQ 5"},
+              {irq_level(6), "IRQ 6"},   {irq_level(7), "IRQ 7"},   {irq_level(8), "IRQ 8"},
+              {irq_level(9), "IRQ 9"},   {irq_level(10), "IRQ 10"}, {irq_level(11), "IRQ 11"},
+              {irq_level(12), "IRQ 12"}, {irq_level(13), "IRQ 13"}, {irq_level(14), "IRQ 14"},
+              {irq_level(15), "IRQ 15"}} {}
+  ~LineLocks() {}  // deliberately leaves the locks alone
+};
+constinit LineLocks g_lines;
+Lock* const g_line_locks = g_lines.locks;
 
 // A line's handlers. Changed and read only with the line's lock held, so the lock orders them;
 // the fields are atomics (relaxed) only because a handler may attach or detach on its own line
@@ -201,28 +212,55 @@ void on_interrupt_signal() {
 }
 
 CpuRecord& checked_cpu(int index, const char* who) {
-  if (index < 0 || index >= static_cast<int>(kMaxCpus)) [[unlikely]]
+  CpuRecord* cpu = index >= 0 ? cpu_record(static_cast<unsigned>(index)) : nullptr;
+  // Acquire pairs with the release store of attach: the record's tid is the new thread's. An index
+  // no thread holds (never used, ended, or gone with fork()) is the caller's error: a raise there
+  // would be lost, so it is a crash instead.
+  if (cpu == nullptr || !cpu->attached.load(std::memory_order_acquire)) [[unlikely]]
     violation(Rule::Fatal, who, nullptr, this_cpu_if_attached(), {}, "cpu", index);
-  CpuRecord& cpu = g_cpus[index];
-  // Acquire pairs with the release store of attach: the record's tid is the new thread's.
-  if (!cpu.attached.load(std::memory_order_acquire)) [[unlikely]]
-    violation(Rule::Fatal, who, nullptr, this_cpu_if_attached(), {}, "cpu", index);
-  return cpu;
+  return *cpu;
 }
 
 void kick(CpuRecord& target) {
-  const int tid = target.tid.load(std::memory_order_relaxed);
+  // Seq_cst, paired with attach's tid store and pending check: a thread that took the index after
+  // our bit was set either saw the bit when it attached or is the tid we read here.
+  const int tid = target.tid.load(std::memory_order_seq_cst);
   if (tid != 0) platform::signal_thread(tid, irq::signal_number());
 }
 
 void on_cpu_attach(CpuRecord& cpu) {
   // A fresh record, or one a thread left: the per-thread delivery state starts over. Pending IRQs
-  // and softints that raced with the previous thread's end stay, for this thread to deliver.
-  // (Relaxed: the thread is not a CPU yet; attach publishes the record with a release store.)
+  // and softints that raced with the previous thread's end stay, for this thread to deliver
+  // (on_cpu_attached). Relaxed: the thread is not a CPU yet; attach publishes the record with a
+  // release store. Nothing here touches signals: the handler is installed by the first use of
+  // the interrupt machinery (install_signal), and the thread's signal mask is the program's.
   cpu.irq.deferred.store(0, std::memory_order_relaxed);
   cpu.irq.loop_base.store(0, std::memory_order_relaxed);
-  install_signal();
-  unblock_signal();
+}
+
+void on_cpu_attached(CpuRecord& cpu) {
+  // What a raise left for this index while no thread held it (it set the bit after the previous
+  // thread's last delivery, and its signal found no thread) is this thread's to deliver, now: an
+  // idle thread may never release a lock. Seq_cst pairs with kick(), see there.
+  if (cpu.pending.load(std::memory_order_seq_cst) != 0) [[unlikely]]
+    deliver_loop(cpu, true);
+}
+
+void on_cpu_forget(CpuRecord& cpu) {
+  // fork()'s child, single-threaded: the index's thread is not in this process.
+  IrqCpuState& s = cpu.irq;
+  constexpr auto r = std::memory_order_relaxed;
+  for (std::atomic<std::uint64_t>& t : s.raised_ns) t.store(0, r);
+  s.deferred.store(0, r);
+  s.loop_base.store(0, r);
+  s.in_signal.store(0, r);
+  s.window_open.store(false, r);
+  // Its queued lowipl routines were that thread's: they go with it.
+  for (std::uint32_t t = s.lowipl_head.load(r); t != s.lowipl_tail.load(r); ++t) {
+    s.lowipl[t % kLowiplSlots].fn.store(nullptr, r);
+    s.lowipl[t % kLowiplSlots].arg.store(nullptr, r);
+  }
+  s.lowipl_head.store(s.lowipl_tail.load(r), r);
 }
 
 void on_cpu_detach(CpuRecord& cpu) {
@@ -257,6 +295,7 @@ Lock& attach(unsigned n, Handler fn, void* arg) {
   detail::check_line(n, "irq::attach(): no such IRQ line (0..15)");
   if (fn == nullptr)
     detail::violation(Rule::Fatal, "irq::attach(): null handler", nullptr, detail::this_cpu_if_attached(), {});
+  detail::install_signal();  // the program uses interrupts: from here the signal is ours
   Lock& lock = detail::g_line_locks[n];
   Guard guard(lock);  // the handler table is the line's: changed with its lock held
   detail::HandlerTable& t = detail::g_handlers[n];
@@ -288,6 +327,7 @@ void detach(unsigned n, Handler fn, void* arg) {
 void raise(unsigned n, int cpu) {
   detail::check_line(n, "irq::raise(): no such IRQ line (0..15)");
   CpuRecord& target = detail::checked_cpu(cpu, "irq::raise(): no attached CPU with that index");
+  detail::install_signal();  // before any signal can be sent (one load once installed)
   const std::uint8_t line_level = to_int(irq_level(n));
   const unsigned bit = line_level - kIrqLevelLow;
   const std::uint32_t mask = 1u << bit;
@@ -301,8 +341,9 @@ void raise(unsigned n, int cpu) {
     raised_ns.compare_exchange_strong(none, platform::now_ns(), std::memory_order_relaxed);
   }
   // not pending -> pending. Release pairs with the delivery's acquire: what the caller wrote
-  // before raising is visible to the handlers. Acquire keeps the kick below after it.
-  const std::uint32_t before = target.pending.fetch_or(mask, std::memory_order_acq_rel);
+  // before raising is visible to the handlers. Seq_cst (what the RMW is on x86 anyway) orders it
+  // before kick()'s tid load against a thread attaching to the index (on_cpu_attached).
+  const std::uint32_t before = target.pending.fetch_or(mask, std::memory_order_seq_cst);
   if ((before & mask) != 0) c.merged.fetch_add(1, std::memory_order_relaxed);
   if (&target == detail::this_cpu_if_attached()) {
     // This CPU: deliver now if the level allows (before raise returns, so in a loop of our own
@@ -342,8 +383,11 @@ LineStats line_stats(unsigned n) {
 SignalStats signal_stats() {
   constexpr auto r = std::memory_order_relaxed;
   SignalStats s;
-  for (const CpuRecord& cpu : detail::g_cpus) {
-    const detail::IrqCpuState& c = cpu.irq;
+  const unsigned high = detail::cpu_high();
+  for (unsigned i = 0; i < high; ++i) {
+    const CpuRecord* cpu = detail::cpu_record(i);
+    if (cpu == nullptr) continue;
+    const detail::IrqCpuState& c = cpu->irq;
     s.activations += c.signal_activations.load(r);
     s.nested += c.signal_nested.load(r);
     s.nested_outside_window += c.nested_outside_window.load(r);

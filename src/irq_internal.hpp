@@ -5,7 +5,7 @@
 //   kick()               sends the interrupt signal to another CPU's thread.
 //   run_software()       the Null-level work: softint routine and lowipl queue.
 //   run_lowipl_queue()   this CPU's queued lowipl routines, in order.
-//   install_signal()     the signal handler, installed once; unblock_signal() for this thread.
+//   install_signal()     the signal handler, installed once, at the first use of interrupts.
 #pragma once
 
 #include <signal.h>
@@ -40,10 +40,10 @@ void check_routine_returned(CpuRecord& cpu, const char* what);
 // release returns to it: that keeps the stack flat however many interrupts arrive.
 void deliver_loop(CpuRecord& cpu, bool own_loop);
 
-// Installs the signal handler once per process (idempotent, thread-safe), and makes sure the
-// calling thread does not block the signal.
+// Installs the signal handler once per process (idempotent, thread-safe, async-signal-safe, never
+// waits). Called by the first use of the interrupt machinery, never by attach, a lock or the pool.
+// No thread's signal mask is touched.
 void install_signal();
-void unblock_signal();
 // Unblocks the interrupt signal, saving the mask it replaced in *saved; restore_signal() puts that
 // mask back. (Restoring rather than blocking matters where a handler does not run on the kernel's
 // signal frame, as under ThreadSanitizer, whose deferred delivery has no mask to restore itself.)

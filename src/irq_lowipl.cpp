@@ -112,6 +112,7 @@ unsigned queued() {
 namespace softint {
 
 void set_routine(Routine fn, void* arg) {
+  detail::install_signal();  // the program uses softints: other CPUs are signalled for them
   detail::g_softint_arg.store(arg, std::memory_order_relaxed);
   // Release: a CPU that sees the routine sees its argument.
   detail::g_softint_fn.store(fn, std::memory_order_release);
@@ -119,9 +120,10 @@ void set_routine(Routine fn, void* arg) {
 
 void request(int cpu) {
   detail::CpuRecord& target = detail::checked_cpu(cpu, "softint::request(): no attached CPU with that index");
-  // not requested -> requested. Release pairs with the delivery's acquire; acquire keeps the kick
-  // after it.
-  const std::uint32_t before = target.pending.fetch_or(detail::kPendingSoftint, std::memory_order_acq_rel);
+  detail::install_signal();  // before any signal can be sent (one load once installed)
+  // not requested -> requested. Release pairs with the delivery's acquire; seq_cst orders it
+  // before kick()'s tid load (see irq::raise).
+  const std::uint32_t before = target.pending.fetch_or(detail::kPendingSoftint, std::memory_order_seq_cst);
   if (&target == detail::this_cpu_if_attached()) {
     if (target.level.load(std::memory_order_relaxed) == to_int(Level::Null)) detail::deliver_loop(target, true);
     return;

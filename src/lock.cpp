@@ -117,10 +117,15 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
                       "previous", to_int(previous));
   // The level acquire() returned is at or above every lock held below, so only another `previous`
   // needs the scan for the next held lock (hold-timed releases come here every time).
-  if (const int next = previous == e.previous() ? -1 : next_held_level(cpu, mine);
+  if (const int next = previous == e.previous() ? -2 : next_held_level(cpu, mine);
       next >= 0 && to_int(previous) < next)
     detail::violation(Rule::R5_ReleaseDownward, "releasing to a level below a lock still held", this, &cpu, where,
                       "previous", to_int(previous));
+  else if (next == -1 && to_int(previous) > to_int(Level::Softint))
+    // Nothing left held: only Null or Softint (DESIGN R5). Any other level is one no lock accounts
+    // for, which would hold interrupts back with nothing to release.
+    detail::violation(Rule::R5_ReleaseDownward, "releasing to a level above Softint with no lock left held", this,
+                      &cpu, where, "previous", to_int(previous));
   if ((e.key & HeldEntry::kTimed) != 0) {
     const std::uint64_t held_ns = platform::now_ns() - e.acquired_ns;
     const std::uint16_t id = class_id();
@@ -181,6 +186,9 @@ void lower_level_slow(CpuRecord& cpu, Level previous, std::source_location where
   if (const int next = next_held_level(cpu, current); next >= 0 && to_int(previous) < next)
     violation(Rule::R5_ReleaseDownward, "lower_level() below a lock still held", nullptr, &cpu, where, "previous",
               to_int(previous));
+  else if (next < 0 && previous != e.previous() && to_int(previous) > to_int(Level::Softint))
+    violation(Rule::R5_ReleaseDownward, "lower_level() to a level above Softint with nothing left held", nullptr,
+              &cpu, where, "previous", to_int(previous));
   e.key = 0;  // another `previous` than the raise returned, but one the rules allow
   drop_level(cpu, to_int(previous));
 }

@@ -15,49 +15,27 @@ namespace detail {
 
 namespace {
 
-// Parent classes remembered per CPU and class: the first kNestParents classes found directly
-// below; samples under any other class count only in nest_nested.
-constexpr unsigned kNestParents = 2;
-constexpr unsigned kParentShift = 48;  // a slot holds (parent class id << 48) | samples; 0: free
-
-struct NestSlot {
-#define SMPLOCK_NEST_FIELD(name, key, text) std::atomic<std::uint64_t> name{0};
-  SMPLOCK_NESTING_COUNTERS(SMPLOCK_NEST_FIELD)
-#undef SMPLOCK_NEST_FIELD
-  std::atomic<std::uint64_t> parent[kNestParents]{};
-};
-
-// One record per CPU, written only by that CPU (its code and its signal handler, which samples
-// only classes above the interrupted level, so never the slot being written), read by snapshots.
-struct alignas(64) NestRecord {
-  NestSlot classes[kMaxClasses];
-};
-
-NestRecord g_nesting[kMaxCpus];
-
-// Contended acquisitions per CPU, class and call-site slot (kCallSites: past the table). Written
-// only by the CPU, like every CPU-owned counter.
-struct alignas(64) SiteRecord {
-  std::atomic<std::uint64_t> count[kMaxClasses][kCallSites + 1];
-};
-
-SiteRecord g_site_counts[kMaxCpus];
+// A nesting slot's parent entry: (parent class id << kParentShift) | samples; 0: free. The slots
+// (NestSlot) and the call-site counts live in each CPU's record (smplock/detail/cpu_record.hpp),
+// written only by that CPU (its code and its signal handler, which samples only classes above the
+// interrupted level, so never the slot being written), read by snapshots.
+constexpr unsigned kParentShift = 48;
 
 // 1 + the highest CPU index that has ever taken a lock. Attach hands out the lowest free index, so
 // this is also the most CPUs that were attached at once. Every CPU's first acquisition of a class
 // is sampled, so the sample path keeps it up to date: a read of a line that is written at most
-// kMaxCpus times in the program's life.
-std::atomic<unsigned> g_cpu_high{0};
+// once per new index in the program's life.
+std::atomic<unsigned> g_locking_high{0};
 
 }  // namespace
 
 void sample_nesting(CpuRecord& cpu, std::uint16_t id, std::uint8_t below) {
   const auto mine = static_cast<unsigned>(cpu.index) + 1;
-  unsigned high = g_cpu_high.load(std::memory_order_relaxed);
+  unsigned high = g_locking_high.load(std::memory_order_relaxed);
   // Relaxed: a count, read by snapshots that then read the CPU's counters (themselves atomics).
-  while (high < mine && !g_cpu_high.compare_exchange_weak(high, mine, std::memory_order_relaxed)) {
+  while (high < mine && !g_locking_high.compare_exchange_weak(high, mine, std::memory_order_relaxed)) {
   }
-  NestSlot& s = g_nesting[cpu.index].classes[id];
+  NestSlot& s = cpu.nesting[id];
   bump(s.nest_samples);
   if (below <= to_int(Level::Softint)) return;  // no lock below
   const Lock* parent = cpu.held[below].lock();
@@ -80,7 +58,7 @@ void sample_nesting(CpuRecord& cpu, std::uint16_t id, std::uint8_t below) {
 }
 
 void count_call_site(CpuRecord& cpu, std::uint16_t id, unsigned slot) {
-  bump(g_site_counts[cpu.index].count[id][slot]);
+  bump(cpu.site_counts[id][slot]);
 }
 
 namespace {
@@ -106,8 +84,8 @@ std::mutex g_stats_mutex;  // serialises snapshot() and reset() (never taken on 
 Baseline g_baseline;
 const std::uint64_t g_start_ns = platform::now_ns();  // window start before the first reset()
 
-// CPU records that may hold counts (see g_cpu_high).
-unsigned cpus_ever() { return g_cpu_high.load(std::memory_order_relaxed); }
+// CPU records that may hold counts (see g_locking_high).
+unsigned cpus_ever() { return g_locking_high.load(std::memory_order_relaxed); }
 
 bool registered(unsigned id) { return g_classes[id].key.load(std::memory_order_acquire) != 0; }
 
@@ -117,7 +95,9 @@ RawClass read_class(unsigned id, unsigned cpus, const std::uint64_t* base_max_ho
   RawClass r;
   constexpr auto relaxed = std::memory_order_relaxed;
   for (unsigned c = 0; c < cpus; ++c) {
-    const CpuRecord& cpu = g_cpus[c];
+    const CpuRecord* record = cpu_record(c);
+    if (record == nullptr) continue;
+    const CpuRecord& cpu = *record;
 #define SMPLOCK_READ_CPU(name, key, text)                                         \
   {                                                                               \
     const std::uint64_t v = cpu.name[id].load(relaxed);                           \
@@ -131,10 +111,10 @@ RawClass read_class(unsigned id, unsigned cpus, const std::uint64_t* base_max_ho
   }
     SMPLOCK_CPU_CLASS_COUNTERS(SMPLOCK_READ_CPU)
 #undef SMPLOCK_READ_CPU
-    const auto& sites = g_site_counts[c].count[id];
+    const auto& sites = cpu.site_counts[id];
     for (unsigned i = 0; i < kCallSites; ++i) r.site_count[i] += sites[i].load(relaxed);
     r.other_sites += sites[kCallSites].load(relaxed);
-    const NestSlot& s = g_nesting[c].classes[id];
+    const NestSlot& s = cpu.nesting[id];
 #define SMPLOCK_READ_NEST(name, key, text) r.sums.name += s.name.load(relaxed);
     SMPLOCK_NESTING_COUNTERS(SMPLOCK_READ_NEST)
 #undef SMPLOCK_READ_NEST
@@ -267,7 +247,8 @@ void reset() {
     d::g_classes[id].max_wait_ns.store(0, std::memory_order_relaxed);
     base.classes[id] = d::read_class(id, base.cpus, nullptr, 0);
     for (unsigned c = 0; c < base.cpus; ++c)
-      base.max_hold[std::size_t{c} * kMaxClasses + id] = d::g_cpus[c].max_hold_ns[id].load(std::memory_order_relaxed);
+      if (const d::CpuRecord* cpu = d::cpu_record(c))
+        base.max_hold[std::size_t{c} * kMaxClasses + id] = cpu->max_hold_ns[id].load(std::memory_order_relaxed);
   }
   base.start_ns = smplock::platform::now_ns();
   base.taken = true;

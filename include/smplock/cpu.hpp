@@ -20,7 +20,8 @@ inline Level current_level() {
 
 inline int cpu_index() { return detail::this_cpu().index; }
 
-// Most CPUs a program may have at once (SMPLOCK_MAX_CPUS, 256 unless built otherwise).
+// Most CPUs (threads using the library) a program may have attached at once: SMPLOCK_MAX_CPUS,
+// 65535 (the whole 16-bit index space) unless built lower. Each costs memory only once attached.
 constexpr unsigned max_cpus() { return detail::kMaxCpus; }
 
 // CPUs attached now.

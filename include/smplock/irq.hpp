@@ -65,9 +65,11 @@ Lock& line(unsigned n);
 void raise(unsigned n, int cpu);
 
 // set_signal(signo): the signal used to reach other CPUs (default SIGURG, whose default action is
-// to ignore it, so a stray one never kills). Call it before the first thread uses the library;
-// afterwards only the same number is accepted (anything else is a fatal crash), as is a number
-// that cannot be caught (SIGKILL, SIGSTOP) or is out of range.
+// to ignore it, so a stray one never kills). Call it before the program first uses interrupts
+// (attach, raise, softint::request or softint::set_routine, which install the handler; locks and
+// the pool never do); afterwards only the same number is accepted (anything else is a fatal
+// crash), as is a number that cannot be caught (SIGKILL, SIGSTOP) or is out of range. smplock never
+// changes a thread's signal mask (docs/embedding.md).
 void set_signal(int signo);
 int signal_number();
 

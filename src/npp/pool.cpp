@@ -90,9 +90,9 @@ inline unsigned local_class_of(std::size_t n) { return kT.by16[(n + 15) >> 4]; }
 // calls still work but are not handed back again). Initial-exec: read on the fast path.
 __thread int t_exit_state __attribute__((tls_model("initial-exec"))) = 0;
 
-// What t_np_cache points at while the thread has no cache of the default pool: its `cpu` is the
-// end of the CPU table, which no thread's tls_cpu (null or a table entry) ever equals.
-constinit CacheHead g_no_cache{smplock::detail::g_cpus + kMaxCpus, 0};
+// What t_np_cache points at while the thread has no cache of the default pool: its `cpu` is
+// detail::kNoCpuRecord, which no thread's tls_cpu (null or a CPU record) ever equals.
+constinit CacheHead g_no_cache{smplock::detail::kNoCpuRecord, 0};
 
 // The default pool's cache of this thread's CPU, so the fast paths need not go CPU -> index ->
 // table. Valid only while its `cpu` is the thread's tls_cpu (a thread that detached and attached
@@ -1450,11 +1450,14 @@ void pool_destroy(PoolState& ps) {
     slot.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
   }
   const std::size_t cache_len = (sizeof(CpuCache) + kOsPage - 1) & ~(kOsPage - 1);
-  for (auto& slot : ps.all)
+  ps.all.for_each([&](std::atomic<CpuCache*>& slot) {
     if (CpuCache* pc = slot.exchange(nullptr, std::memory_order_acquire)) {
       pc->~CpuCache();
       munmap(pc, cache_len);
     }
+  });
+  ps.cpus.unmap_all();
+  ps.all.unmap_all();
   for (HugeRecord*& head : ps.huge)
     while (HugeRecord* rec = head) {
       head = rec->next;

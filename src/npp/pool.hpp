@@ -180,8 +180,8 @@ struct PoolState {
   const std::size_t reserve_request;
 
   // --- per CPU ---
-  std::atomic<CpuCache*> cpus[kMaxCpus]{};   // the cache the CPU now on that index uses (null: claim)
-  std::atomic<CpuCache*> all[kMaxCpus]{};    // every cache ever made for the index (kept for reuse)
+  smplock::detail::CpuTable<CpuCache> cpus;  // the cache the CPU now on that index uses (null: claim)
+  smplock::detail::CpuTable<CpuCache> all;   // every cache ever made for the index (kept for reuse)
   std::atomic<int> max_cpu{-1};
 
   // --- lock-free lists any CPU may push to ---

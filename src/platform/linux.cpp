@@ -1,10 +1,11 @@
-// Linux: futex, clocks, thread ids, signals.
+// Linux: futex, clocks, thread ids, signals, fork handlers, page mappings.
 #include "platform/platform.hpp"
 
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,5 +70,14 @@ void register_thread_exit(void (*fn)(void*), void* arg) {
   pthread_once(&g_exit_once, make_key);
   pthread_setspecific(g_exit_key, arg);
 }
+
+void on_fork_child(void (*fn)()) { pthread_atfork(nullptr, nullptr, fn); }
+
+void* map_pages(std::size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void unmap_pages(void* p, std::size_t bytes) { munmap(p, bytes); }
 
 }  // namespace smplock::platform

@@ -47,4 +47,12 @@ inline void cpu_relax() {
 // Runs fn(arg) when any thread that called register_thread_exit ends (pthread key destructor).
 void register_thread_exit(void (*fn)(void*), void* arg);
 
+// Runs fn() in the child of every fork(), before fork() returns there (pthread_atfork).
+void on_fork_child(void (*fn)());
+
+// Maps `bytes` of zeroed, private memory (rounded up to pages); nullptr when the OS has none. A
+// system call only: no allocation, no lock, async-signal-safe. unmap_pages gives it back.
+void* map_pages(std::size_t bytes);
+void unmap_pages(void* p, std::size_t bytes);
+
 }  // namespace smplock::platform

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdlib>
 
 #include "smplock/smplock.hpp"
 
@@ -100,10 +101,23 @@ TEST_F(IrqDeath, AFullLowiplQueueCrashes) {
 TEST_F(IrqDeath, ChangingTheSignalAfterItIsInUseCrashes) {
   EXPECT_DEATH(
       {
-        (void)cpu_index();  // attached: the signal is installed
+        irq::raise(0, cpu_index());  // the first use of interrupts: the signal is installed
         irq::set_signal(SIGRTMIN + 1);
       },
       "irq::set_signal\\(\\) after the interrupt signal is in use");
+}
+
+TEST_F(IrqDeath, ChangingTheSignalAfterOnlyLocksWereUsedIsAllowed) {
+  // Attaching and taking locks does not put the signal in use (issue 11): only interrupts do.
+  EXPECT_EXIT(
+      {
+        (void)cpu_index();
+        Lock l(Level::PS, "locks only");
+        { Guard g(l); }
+        irq::set_signal(SIGRTMIN + 1);
+        std::exit(irq::signal_number() == SIGRTMIN + 1 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST_F(IrqDeath, SettingASignalThatCannotBeCaughtCrashes) {

@@ -206,7 +206,7 @@ TEST(IrqNesting, AStormNestsOnlyInsideWindowsAndNoDeeperThanTheLevels) {
   // lock. Seen waiting there, the target gets a raise of a line not pending on it: a signal that
   // must stay blocked until that activation has finished.
   threads.emplace_back([&raising, target] {
-    const detail::CpuRecord& t = detail::g_cpus[target];
+    const detail::CpuRecord& t = *detail::cpu_record(static_cast<unsigned>(target));
     constexpr unsigned kTop = 0;
     constexpr std::uint8_t kTopLevel = to_int(irq_level(kTop));
     auto waiting_for_top = [&] {

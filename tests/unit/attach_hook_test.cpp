@@ -108,7 +108,7 @@ Attached run_a_cpu() {
 }
 
 void expect_first_use(const Seen& s, const Attached& a) {
-  EXPECT_EQ(s.cpu, &detail::g_cpus[a.index]) << "not the record of the index the thread got";
+  EXPECT_EQ(s.cpu, detail::cpu_record(static_cast<unsigned>(a.index))) << "not the record of the index the thread got";
   EXPECT_TRUE(s.is_tls_record) << "not the calling thread's own record";
   EXPECT_EQ(s.record_tid, a.tid);
   EXPECT_TRUE(s.attached);
@@ -165,7 +165,7 @@ TEST(AttachHook, RunsForEachOfTwoThreadsAttachingAtOnce) {
   for (const Attached* t : {&a, &b}) {
     const std::vector<Seen> seen = seen_by(t->tid);
     ASSERT_EQ(seen.size(), 1u);
-    EXPECT_EQ(seen[0].cpu, &detail::g_cpus[t->index]);
+    EXPECT_EQ(seen[0].cpu, detail::cpu_record(static_cast<unsigned>(t->index)));
     EXPECT_TRUE(seen[0].is_tls_record);
     EXPECT_EQ(seen[0].record_tid, t->tid);
     EXPECT_FALSE(seen[0].after_first_acquire);

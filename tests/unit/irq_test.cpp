@@ -413,7 +413,7 @@ TEST_F(Irq, ReachesAnotherCpuAtHiOnlyWhenItDrops) {
     irq::raise(1, other.index());
     // The signal has come and gone (or will): the level holds the line back regardless.
     EXPECT_TRUE(eventually([&] {
-      return (detail::g_cpus[other.index()].irq.deferred.load() & (1u << (to_int(irq_level(1)) - kIrqLevelLow))) != 0;
+      return (detail::cpu_record(static_cast<unsigned>(other.index()))->irq.deferred.load() & (1u << (to_int(irq_level(1)) - kIrqLevelLow))) != 0;
     }));
     EXPECT_EQ(seen.calls.load(), 0);
     phase.store(2);

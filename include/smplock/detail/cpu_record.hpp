@@ -1,10 +1,16 @@
 // smplock/detail/cpu_record.hpp: the per-CPU record. Not for users: the library's own state.
 //
-//   CpuRecord   one per CPU (thread using the library): its level, the locks it holds, the
-//               interrupts pending for it, and the statistics it owns.
-//   this_cpu()  the calling thread's record, attaching the thread as a CPU on first use.
+//   CpuRecord     one per CPU index: its level, the locks it holds, the interrupts pending for it,
+//                 and the statistics it owns.
+//   cpu_record()  the record of an index (nullptr: never used); cpu_high() bounds the indices.
+//   this_cpu()    the calling thread's record, attaching the thread as a CPU on first use.
 //
-// Everything a signal handler touches is here, in static storage set up before the thread's first
+// Records are mapped (zeroed, by mmap) the first time their index is handed out, and kept for that
+// index for the life of the process: a thread that takes the index later reuses the record, and a
+// pointer to a record never dangles. Nothing per CPU sits in the program's .data or .bss, so a
+// program pays for the CPUs it has, not for the most it could have (docs/embedding.md).
+//
+// Everything a signal handler touches is here, set up when the thread attaches, before its first
 // acquire: the handler and the code it interrupts are the same CPU, so the record is read and
 // written by both. The rule that makes that safe is the seed's: per-CPU data is protected by the
 // level. Code at level L only touches held-lock slots and counters of levels >= L... and a handler
@@ -17,12 +23,9 @@
 #include <source_location>
 
 #include "smplock/detail/counters.hpp"
+#include "smplock/detail/cpu_table.hpp"
 #include "smplock/detail/irq_state.hpp"
 #include "smplock/level.hpp"
-
-#ifndef SMPLOCK_MAX_CPUS
-#define SMPLOCK_MAX_CPUS 256
-#endif
 
 namespace smplock {
 class Lock;
@@ -30,10 +33,19 @@ class Lock;
 
 namespace smplock::detail {
 
-inline constexpr unsigned kMaxCpus = SMPLOCK_MAX_CPUS;
-static_assert(kMaxCpus >= 1 && kMaxCpus <= 0xFFFF, "a lock word holds a CPU tag in 16 bits");
 inline constexpr unsigned kMaxClasses = 1024;  // lock classes (name + level) a program may have
 inline constexpr unsigned kLevels = 256;
+inline constexpr unsigned kCallSites = 8;      // contended call sites remembered per class
+inline constexpr unsigned kNestParents = 2;    // parent classes remembered per CPU and class
+
+// Nesting samples of one class on one CPU (src/stats.cpp): the counters, and the first
+// kNestParents classes found directly below, each slot (parent class id << 48) | samples, 0: free.
+struct NestSlot {
+#define SMPLOCK_NEST_FIELD(name, key, text) std::atomic<std::uint64_t> name{0};
+  SMPLOCK_NESTING_COUNTERS(SMPLOCK_NEST_FIELD)
+#undef SMPLOCK_NEST_FIELD
+  std::atomic<std::uint64_t> parent[kNestParents]{};
+};
 
 // Bits of CpuRecord::pending. IRQ bits are indexed by level - kIrqLevelLow (so a higher bit is a
 // higher priority); the rest are the software interrupts.
@@ -71,7 +83,7 @@ struct alignas(64) CpuRecord {
   // --- written by the owning CPU (and its signal handler, at higher levels) ---
   std::atomic<std::uint8_t> level{0};  // the CPU's level (a Level)
   std::uint32_t tag = 0;               // index + 1: what this CPU writes into a lock word
-  int index = -1;
+  int index = 0;                       // set when the record is first mapped, never changed
   std::atomic<int> tid{0};             // kernel thread id, for cross-CPU signals (0: detached)
   std::atomic<bool> attached{false};
   HeldEntry held[kLevels];
@@ -86,9 +98,37 @@ struct alignas(64) CpuRecord {
 #define SMPLOCK_DECLARE_ARRAY(name, key, text) alignas(64) std::atomic<std::uint64_t> name[kMaxClasses]{};
   SMPLOCK_CPU_CLASS_COUNTERS(SMPLOCK_DECLARE_ARRAY)
 #undef SMPLOCK_DECLARE_ARRAY
+  // Nesting samples and contended acquisitions per class and call-site slot (kCallSites: a site
+  // past the class's table), kept by src/stats.cpp.
+  alignas(64) NestSlot nesting[kMaxClasses];
+  alignas(64) std::atomic<std::uint64_t> site_counts[kMaxClasses][kCallSites + 1];
 };
+// Every field's fresh value is zero, which is what a new mapping holds: records are used straight
+// from mmap, no constructor runs (it would touch, and so commit, every page of the record).
 
-extern CpuRecord g_cpus[kMaxCpus];
+// The records by index (src/cpu.cpp).
+extern CpuTable<CpuRecord> g_cpu_table;
+extern std::atomic<unsigned> g_cpu_high;
+
+// The record of CPU `index`, or nullptr when no thread ever had that index. A record, once there,
+// stays at its address for good. (Attached now or not: see `attached`.)
+inline CpuRecord* cpu_record(unsigned index) {
+  return index < kMaxCpus ? g_cpu_table.load(index) : nullptr;
+}
+
+// 1 + the highest index ever handed out: a bound for loops over every record.
+inline unsigned cpu_high() { return g_cpu_high.load(std::memory_order_acquire); }
+
+// An address that is never a CPU's record (never any thread's tls_cpu), for sentinels that must
+// be constant-initialised. Storage in .bss that nothing ever touches.
+union NoCpuStorage {
+  CpuRecord record;
+  char none;
+  constexpr NoCpuStorage() : none(0) {}
+  ~NoCpuStorage() {}
+};
+extern NoCpuStorage g_no_cpu;
+inline constexpr CpuRecord* kNoCpuRecord = &g_no_cpu.record;
 
 // The calling thread's record: an initial-exec TLS pointer, so a signal handler can read it (no
 // lazy TLS allocation can happen there).

@@ -6,8 +6,8 @@
 //                pending line was first raised, which lines were held back by the level and by
 //                which lock class, the delivery loop marker, and the CPU's lowipl queue.
 //
-// Every field is zero when the CPU is fresh, so the record needs no constructor work (g_cpus is
-// static storage). Everything here is touched by the owning thread and by its signal handler;
+// Every field is zero when the CPU is fresh, so the record needs no constructor work (records are
+// fresh zeroed mappings). Everything here is touched by the owning thread and by its signal handler;
 // the fields written by other threads (raised_ns) sit on a cache line of their own.
 #pragma once
 
