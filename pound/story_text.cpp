@@ -34,7 +34,7 @@ std::string cut(std::string s, std::size_t width) {
 }  // namespace
 
 std::string story_header(const Story& s) {
-  std::string out = fmt::format("smplock pound: the seed's story in {} step{}, {} CPU{}, {} round{} of {:.2f} s a step, seed {}\n",
+  std::string out = fmt::format("smplock pound: the seed's story in {} step{}, {} CPU{}, {} round{} of {:.3g} s a step, seed {}\n",
                                 s.steps.size(), s.steps.size() == 1 ? "" : "s", s.cpus, s.cpus == 1 ? "" : "s",
                                 s.rounds, s.rounds == 1 ? "" : "s", s.seconds_per_round, s.seed);
   out += fmt::format("user mode: {:.0f} ns after each system call; machine: {}, {} processors\n",

@@ -58,10 +58,4 @@ CLI::Validator file_name() {
       "");
 }
 
-std::string seconds_text(double seconds) {
-  const std::string one = fmt::format("{:.1f}", seconds);
-  if (std::strtod(one.c_str(), nullptr) == seconds) return one;
-  return fmt::format("{}", seconds);
-}
-
 }  // namespace smplock::tools

@@ -21,8 +21,4 @@ CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, const std::strin
 // A file name that is not empty (CLI11 takes `--json ""` as a value).
 CLI::Validator file_name();
 
-// Shortest decimal text of a duration in seconds that reads back as the same value, with at least
-// one decimal: 3 -> "3.0", 0.01 -> "0.01", 2.5 -> "2.5".
-std::string seconds_text(double seconds);
-
 }  // namespace smplock::tools

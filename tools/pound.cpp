@@ -214,7 +214,7 @@ void run_story(const PoundArgs& args, pound::Config config, const std::vector<po
                  rate(done > 0 ? static_cast<double>(ops) / done : 0).c_str());
   };
   if (!tty)
-    std::fprintf(stderr, "running %zu step%s in %u rounds of %.2f s each...\n", sets.size(), sets.size() == 1 ? "" : "s",
+    std::fprintf(stderr, "running %zu step%s in %u rounds of %.3g s each...\n", sets.size(), sets.size() == 1 ? "" : "s",
                  args.rounds, config.seconds);
   std::vector<std::vector<pound::Result>> results;
   try {

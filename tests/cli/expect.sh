@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # expect.sh STATUS REGEX COMMAND [ARG...]: runs COMMAND and passes when it exits with STATUS and its
-# output (stdout and stderr together) matches the extended regular expression REGEX. The smplock
+# output (stdout and stderr together) matches the extended regular expression REGEX (or, written
+# !REGEX, has no line that matches it). The smplock
 # command's tests (tests/parts/cli.cmake) use it to check an exit status and a message at once,
 # which ctest's PASS_REGULAR_EXPRESSION alone cannot (it ignores the status).
 set -uo pipefail
@@ -12,7 +13,12 @@ if [[ $rc -ne $want ]]; then
   printf 'FAIL: exit status %d, wanted %d\n--- output of: %s\n%s\n' "$rc" "$want" "$*" "$out"
   exit 1
 fi
-if ! grep -Eq -- "$regex" <<<"$out"; then
+if [[ $regex == !* ]]; then
+  if grep -Eq -- "${regex#!}" <<<"$out"; then
+    printf 'FAIL: output matches /%s/\n--- output of: %s\n%s\n' "${regex#!}" "$*" "$out"
+    exit 1
+  fi
+elif ! grep -Eq -- "$regex" <<<"$out"; then
   printf 'FAIL: output does not match /%s/\n--- output of: %s\n%s\n' "$regex" "$*" "$out"
   exit 1
 fi

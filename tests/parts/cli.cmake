@@ -42,7 +42,8 @@ add_test(NAME cli_report_zero_cpus COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/zero_
 set_tests_properties(cli_report_zero_cpus PROPERTIES LABELS "unit;cli" TIMEOUT 120)
 
 # pound: --help states each range as the message does; nothing bad reaches a run.
-smplock_cli_test(pound_help_seconds 0 "Seconds per lock set, 0.01 to 600" pound --help)
+smplock_cli_test(pound_help_seconds 0 "--seconds .*in \\[0.01, 600\\]" pound --help)
+smplock_cli_test(pound_help_seconds_text 0 "Seconds per .*0.01 to 600" pound --help)
 smplock_cli_test(pound_seconds_nan 2 "--seconds: must be a number of seconds from 0.01 to 600, not 'nan'"
                  pound --seconds nan)
 smplock_cli_test(pound_seconds_inf 2 "--seconds: must be a number of seconds from 0.01 to 600, not 'inf'"
@@ -62,6 +63,8 @@ smplock_cli_test(pound_json_directory 2 "cannot write '${CMAKE_CURRENT_SOURCE_DI
                  pound --seconds 600 --json ${CMAKE_CURRENT_SOURCE_DIR})
 smplock_cli_test(pound_json_unwritable 2 "cannot write '.*no-such-dir/out.json': No such file"
                  pound --seconds 600 --json ${CMAKE_CURRENT_BINARY_DIR}/no-such-dir/out.json)
-# A short run says how long it ran as given ("0.01 s", not "0.0 s").
-smplock_cli_test(pound_seconds_shown 0 "0\\.01 s per lock set"
-                 pound --seconds 0.01 --cpus 1 --locks giant --no-report)
+# A short run says how long it runs (0.01 s in 5 rounds: "0.002 s" a round), never "0.00 s".
+smplock_cli_test(pound_seconds_shown 0 "rounds of 0\\.002 s a step"
+                 pound --seconds 0.01 --rounds 5 --cpus 1 --locks giant)
+smplock_cli_test(pound_seconds_not_rounded 0 "! 0\\.0+ s"
+                 pound --seconds 0.01 --rounds 5 --cpus 1 --locks giant)
