@@ -9,5 +9,6 @@ namespace smplock::tools {
 CLI::App* add_levels(CLI::App& app);
 CLI::App* add_report(CLI::App& app);
 CLI::App* add_pound(CLI::App& app);
+CLI::App* add_record(CLI::App& app);
 
 }  // namespace smplock::tools

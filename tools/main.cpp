@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   smplock::tools::add_levels(app);
   smplock::tools::add_report(app);
   smplock::tools::add_pound(app);
+  smplock::tools::add_record(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
