@@ -306,7 +306,7 @@ CLI::App* add_pound(CLI::App& app) {
   auto args = std::make_shared<PoundArgs>();
   cmd->add_option("--cpus", args->cpus, "CPU threads, 1 to 254 (default: every core)")
       ->check(whole_number(1, 254, "a whole number of CPUs"));
-  cmd->add_option("--seconds", args->seconds, "Seconds per step (all its rounds together), 0.01 to 600")
+  cmd->add_option("--seconds", args->seconds, "Seconds per lock set, 0.01 to 600")
       ->check(number_in(0.01, 600, false, "a number of seconds"))
       ->capture_default_str();
   cmd->add_option("--locks", args->locks, "Lock set to run")
@@ -319,14 +319,15 @@ CLI::App* add_pound(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-report", args->quiet_report, "With --verbose: leave out the per-step contention tables");
   cmd->add_flag("--verbose,-v", args->verbose, "After the story, each step's own figures and contention report");
-  cmd->add_option("--rounds", args->rounds, "Rounds the steps take turns in (each step's figures: the median)")
-      ->check(CLI::Range(1u, 100u))
+  cmd->add_option("--rounds", args->rounds,
+                  "Rounds the steps take turns in, 1 to 100 (each --seconds/rounds long; a step's figure: the median)")
+      ->check(whole_number(1, 100, "a whole number of rounds"))
       ->capture_default_str();
   cmd->add_option("--user-ns", args->user_ns,
-                  "User-mode time after each system call, in ns (0: a kernel-only load; docs/pound.md)")
-      ->check(CLI::Range(0.0, 1e6))
+                  "User-mode time after each system call, in ns, 0 to 1000000 (0: a kernel-only load)")
+      ->check(number_in(0, 1e6, false, "a number of nanoseconds"))
       ->capture_default_str();
-  cmd->add_option("--svg", args->svg, "Draw the story to this SVG file");
+  cmd->add_option("--svg", args->svg, "Draw the story to this SVG file")->check(file_name());
   cmd->callback([args] { run(*args); });
   return cmd;
 }
