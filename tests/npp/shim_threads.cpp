@@ -13,14 +13,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 #include "on_shim.hpp"
 
 namespace {
 
-constexpr std::size_t kSizes[] = {16, 100, 1500, 20000, 300000};
-constexpr int kPerSize = 8;
+// Blocks per thread: small ones of three classes, page-heap ones (about 140 KiB a thread).
+constexpr std::size_t kSizes[] = {16, 100, 1500, 20000, 100000};
+constexpr int kPerSize[] = {8, 8, 8, 2, 1};
 
 std::atomic<int> g_bad{0};
 
@@ -34,8 +36,9 @@ void* worker(void* arg) {
   auto* g = static_cast<Group*>(arg);
   std::vector<unsigned char*> blocks;
   const auto seed = static_cast<unsigned char>(reinterpret_cast<std::uintptr_t>(&blocks) >> 4);
-  for (std::size_t size : kSizes)
-    for (int i = 0; i < kPerSize; ++i) {
+  for (std::size_t s = 0; s < std::size(kSizes); ++s)
+    for (int i = 0; i < kPerSize[s]; ++i) {
+      const std::size_t size = kSizes[s];
       auto* p = static_cast<unsigned char*>(malloc(size));
       if (p == nullptr) {
         g_bad.fetch_add(1);
@@ -46,8 +49,10 @@ void* worker(void* arg) {
     }
   pthread_barrier_wait(&g->all_live);
   std::size_t k = 0;
-  for (std::size_t size : kSizes)
-    for (int i = 0; i < kPerSize; ++i, ++k) {
+  for (std::size_t s = 0; s < std::size(kSizes); ++s)
+    for (int i = 0; i < kPerSize[s]; ++i, ++k) {
+      const std::size_t size = kSizes[s];
+      if (k >= blocks.size()) break;
       unsigned char* p = blocks[k];
       for (std::size_t j = 0; j < size; j += 61)
         if (p[j] != static_cast<unsigned char>(seed + i)) {
