@@ -40,5 +40,7 @@ if(SMPLOCK_SANITIZE STREQUAL "" AND NOT SMPLOCK_UNIPROCESSOR AND TARGET smplock_
   endfunction()
   npp_shim_program(shim_aligned)
   npp_shim_program(shim_calloc)
+  npp_shim_program(shim_threads)
+  npp_shim_program(shim_signals)
   npp_shim_program(shim_signal_malloc)
 endif()
