@@ -1,18 +1,20 @@
-// A small program to copy from: two accounts guarded by locks at two levels, moved between by
-// several threads. Levels make the order fixed: the ledger (lower) is always taken before an
-// account (higher), so no two threads can ever wait for each other in a circle.
+// A small program to copy from: accounts moved between by several threads, each transfer holding
+// both accounts at once. Every account's lock is of one class ("account") at one level, and two
+// locks of one level are never held together (R2) except through smplock::ClassGuard, which takes
+// them in address order: the same order on every thread, so two transfers going opposite ways can
+// never wait for each other in a circle. The ledger sits one level above the accounts and is taken
+// inside the transfer (upward, as levels require).
 #include <smplock/smplock.hpp>
 
 #include <cstdio>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 namespace {
 
 // A user's own levels sit between the table's (any 8-bit value is a level).
-constexpr smplock::Level kLedgerLevel = smplock::Level::PS;
 constexpr smplock::Level kAccountLevel = smplock::Level::TP;
+constexpr smplock::Level kLedgerLevel = smplock::Level::TC;  // above the accounts
 
 constinit smplock::Lock ledger_lock{kLedgerLevel, "ledger"};
 long ledger_entries = 0;
@@ -23,17 +25,12 @@ struct Account {
 };
 
 void transfer(Account& from, Account& to, long amount) {
-  smplock::Guard ledger(ledger_lock);  // level PS
-  {
-    std::lock_guard guard(from.lock);    // level TP: above PS, allowed
-    from.balance -= amount;
-  }                                      // back down to PS
-  {
-    std::lock_guard guard(to.lock);
-    to.balance += amount;
-  }
+  smplock::ClassGuard accounts(from.lock, to.lock);  // level TP, both accounts, address order
+  from.balance -= amount;                            // (two plain Guards here would be R2)
+  to.balance += amount;
+  smplock::Guard ledger(ledger_lock);                // level TC: above TP, allowed
   ++ledger_entries;
-}
+}  // the ledger, then both accounts, then back to where the thread was
 
 }  // namespace
 

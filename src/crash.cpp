@@ -146,7 +146,11 @@ void violation(Rule rule, const char* what, const Lock* lock, CpuRecord* cpu, st
     out.str(") at level ");
     out.level(cpu->level.load(std::memory_order_relaxed));
     unsigned count = 0;
-    for (const HeldEntry& e : cpu->held) count += e.key != 0;
+    for (const HeldEntry& e : cpu->held) {
+      count += e.key != 0;
+      if ((e.key & kHeldSameClass) != 0)  // and the members of a same-class group below its top
+        for (const Lock* l = e.lock()->taken_before_in_class(); l != nullptr; l = l->taken_before_in_class()) ++count;
+    }
     out.str("\n  held     ");
     out.dec(count);
     out.str(count == 1 ? " lock" : " locks");
@@ -167,6 +171,12 @@ void violation(Rule rule, const char* what, const Lock* lock, CpuRecord* cpu, st
       out.where(e.where);
       out.str(", previous level ");
       out.level(to_int(e.previous()));
+      if ((e.key & kHeldSameClass) != 0)  // a same-class group: the members below the top, last first
+        for (const Lock* below = e.lock()->taken_before_in_class(); below != nullptr;
+             below = below->taken_before_in_class()) {
+          out.str("\n    same class, taken before it: ");
+          out.lock(below);
+        }
     }
     const std::uint32_t pending = cpu->pending.load(std::memory_order_relaxed);
     out.str("\n  pending  ");

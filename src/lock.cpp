@@ -5,6 +5,8 @@
 #include "internal.hpp"
 #include "platform/platform.hpp"
 
+#include <functional>
+
 namespace smplock {
 
 using detail::CpuRecord;
@@ -99,6 +101,7 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
   const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
   const std::uint8_t mine = to_int(level_);
   HeldEntry& e = cpu.held[mine];
+  if ((e.key & detail::kHeldSameClass) != 0 && release_in_class(cpu, e, previous, where)) return;
   if (e.lock() != this || owner() != cpu.index)
     detail::violation(Rule::R4_ReleaseTopAsOwner, "releasing a lock this CPU does not own", this, &cpu, where);
   if (current != mine)
@@ -162,6 +165,108 @@ void Lock::release_word_slow(CpuRecord& cpu, std::uint32_t old, Level previous, 
   detail::drop_level(cpu, to_int(previous));
 }
 
+// --- several locks of one class (DESIGN §2's one exception to R2) ---------------------------------
+//
+// The held-lock slot of the level names the group's top lock (the last taken, highest address) and
+// carries kHeldSameClass; each further member keeps, in its own padding, the member taken before it
+// (taken_before_in_class), so the group is a chain the slot's one key reaches. Acquire: only on a
+// slot begun by acquire_in_class(), only the same class, only a higher address than the top.
+// Release: only the top, which hands the slot to the member below; the group's first lock is
+// released like any lock, to the level it came from.
+
+Level Lock::acquire_in_class(std::source_location where) {
+  CpuRecord& cpu = detail::this_cpu();
+  if (to_int(level_) > cpu.level.load(std::memory_order_relaxed)) {
+    // The group's first lock: an ordinary acquire, its slot marked as a group.
+    const Level previous = acquire(where);
+    cpu.held[to_int(level_)].key |= detail::kHeldSameClass;
+    set_taken_before(nullptr);
+    return previous;
+  }
+  return acquire_in_class_slow(cpu, where);
+}
+
+Level Lock::acquire_in_class_slow(CpuRecord& cpu, std::source_location where) {
+  const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
+  const std::uint8_t mine = to_int(level_);
+  if (is_cpu_state(level_)) detail::not_a_lock_level(this, where);
+  if (mine < current)
+    detail::violation(Rule::R1_AcquireUpwardOnly, "acquire_in_class() of a lock below the CPU's level", this, &cpu,
+                      where);
+  HeldEntry& e = cpu.held[mine];
+  Lock* top = const_cast<Lock*>(e.lock());
+  if (top == this && owner() == cpu.index) return acquire_slow(cpu, where);  // R3: the top again, nested
+  if ((e.key & detail::kHeldSameClass) == 0 || top == nullptr)
+    detail::violation(Rule::R2_NoLateralLocking,
+                      "acquire_in_class() at the CPU's level, whose lock was not taken through acquire_in_class()",
+                      this, &cpu, where);
+  if (top->class_or_register() != class_or_register())
+    detail::violation(Rule::R2_NoLateralLocking,
+                      "acquire_in_class() of a lock of another class than the ones held at the CPU's level", this,
+                      &cpu, where);
+  if (!std::less<const Lock*>{}(top, this))
+    detail::violation(Rule::R2_NoLateralLocking,
+                      "acquire_in_class() out of address order: this lock's address is below the last one of its "
+                      "class taken (take them lowest address first)",
+                      this, &cpu, where);
+  if (e.nest != 0)
+    detail::violation(Rule::R3_Nesting, "acquire_in_class() while the group's top lock has a nested acquire outstanding",
+                      this, &cpu, where);
+#ifdef SMPLOCK_UNIPROCESSOR
+  if (word_.load(std::memory_order_relaxed) != 0) wait_for_word(cpu);
+  word_.store(cpu.tag, std::memory_order_relaxed);
+#else
+  std::uint32_t expected = 0;
+  if (!word_.compare_exchange_strong(expected, cpu.tag, std::memory_order_acquire, std::memory_order_relaxed))
+    wait_for_word(cpu);  // the CPU is at the level already: nothing more to raise
+#endif
+  set_taken_before(top);
+  // The new top; hold timing is per top lock, so the one below stops being timed.
+  e.key = HeldEntry::make_key(this, to_int(e.previous())) | detail::kHeldSameClass;
+  e.where = where;
+#ifndef SMPLOCK_NO_COUNTERS
+  const std::uint16_t id = class_or_register();
+  detail::bump(cpu.acquisitions[std::size_t{id}]);
+  detail::g_classes[id].same_class.fetch_add(1, std::memory_order_relaxed);
+#endif
+  return static_cast<Level>(current);
+}
+
+bool Lock::release_in_class(CpuRecord& cpu, HeldEntry& e, Level previous, std::source_location where) {
+  const std::uint8_t mine = to_int(level_);
+  const bool at_level = cpu.level.load(std::memory_order_relaxed) == mine;
+  if (e.lock() != this) {
+    // Owned by this CPU at its level but not the top: a member below the top.
+    if (at_level && owner() == cpu.index)
+      detail::violation(Rule::R4_ReleaseTopAsOwner,
+                        "releasing a lock of a same-class group out of order (the last taken, highest address, "
+                        "goes first)",
+                        this, &cpu, where);
+    return false;  // the ordinary checks say what is wrong
+  }
+  const Lock* below = taken_before_in_class();
+  if (!at_level || owner() != cpu.index || below == nullptr) return false;  // checks, or the group's first lock
+  if (previous == level_ && e.nest != 0) return false;  // a nested acquire's release
+  if (previous != level_)
+    detail::violation(Rule::R5_ReleaseDownward,
+                      "releasing a lock of a same-class group to another level than its own while others of the "
+                      "group are held (their acquire_in_class() returned the lock's level)",
+                      this, &cpu, where, "previous", to_int(previous));
+  // The member below becomes the top; the CPU stays at the level.
+  set_taken_before(nullptr);
+  e.key = HeldEntry::make_key(below, to_int(e.previous())) | detail::kHeldSameClass;
+#ifdef SMPLOCK_UNIPROCESSOR
+  word_.store(0, std::memory_order_relaxed);
+  detail::drop_level(cpu, mine);
+#else
+  if (const std::uint32_t old = word_.exchange(0, std::memory_order_release); old != cpu.tag)
+    release_word_slow(cpu, old, level_, where);
+  else
+    detail::drop_level(cpu, mine);
+#endif
+  return true;
+}
+
 namespace detail {
 
 void raise_level_slow(CpuRecord& cpu, Level level, std::source_location where) {
@@ -202,6 +307,9 @@ void Lock::unlock(std::source_location where) {
     if (--e.nest == 0) e.key &= ~HeldEntry::kNested;
     return;
   }
+  // A further member of a same-class group stays at the level: its acquire returned level().
+  if (e.lock() == this && (e.key & detail::kHeldSameClass) != 0 && taken_before_in_class() != nullptr)
+    return release(level_, where);
   release(e.lock() == this ? e.previous() : Level::Null, where);  // the rules judge a bad unlock()
 }
 

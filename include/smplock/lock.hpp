@@ -4,6 +4,10 @@
 //                 level and returns the level to restore, release(previous) goes back down.
 //   Guard         RAII for one lock.
 //   OrderedGuard  takes several locks in level order (use it instead of std::scoped_lock).
+//   Lock::acquire_in_class() / ClassGuard
+//                 several locks of one class (same name and level) held together: the one
+//                 exception to R2, taken in address order, checked on every acquire and release
+//                 (docs/same-class.md).
 //   raise_level() / lower_level() / LevelGuard
 //                 raise this CPU's level without a lock (a kernel's "raise IPL"): holds back this
 //                 CPU's interrupts and softints at or below the level, for data only this CPU
@@ -23,6 +27,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <source_location>
 
 #include "smplock/detail/cpu_record.hpp"
@@ -94,6 +99,25 @@ class Lock {
   // The lock class's id in the statistics (registered on first acquire; 0 before).
   std::uint16_t class_id() const noexcept { return class_id_.load(std::memory_order_relaxed); }
 
+  // acquire_in_class(): like acquire(), except that this CPU may already hold other locks of this
+  // lock's class (same name and level) that it took through this same call: the one exception to
+  // R2 (DESIGN §2). They are taken in increasing address order, which every CPU follows, so two
+  // CPUs taking the same pair can never wait for each other. The first one raises the level and
+  // returns the level to restore, like acquire(); each further one returns the lock's own level
+  // (the CPU stays there), and release(level()) gives it back. They are released in the reverse
+  // order, the highest address first. Crashes on R2 for a lock of another class or a lower (or
+  // equal) address than the last one taken, for a group not begun through this call, and for any
+  // plain acquire() at the level while the group is held; on R4 for a release out of order.
+  // ClassGuard does all of that for a set of locks known together.
+  [[nodiscard]] Level acquire_in_class(std::source_location where = std::source_location::current());
+
+  // The lock of its class this CPU took through acquire_in_class() just before this one, while
+  // both are held by it; nullptr otherwise. For the crash report and for tests; read it only on the
+  // CPU that holds this lock.
+  const Lock* taken_before_in_class() const noexcept {
+    return reinterpret_cast<const Lock*>(std::uintptr_t{link_lo_} | (std::uintptr_t{link_hi_} << 16));
+  }
+
   // --- Public interface ends here. -------------------------------------------------------------
 
   // The lock word. 0: free. Otherwise bits 0-15 hold the owner's tag (CPU index + 1) and bit 31
@@ -116,6 +140,10 @@ class Lock {
   void wait_for_word(detail::CpuRecord& cpu);
   void release_word_slow(detail::CpuRecord& cpu, std::uint32_t old, Level previous, std::source_location where);
   std::uint16_t register_class();
+  std::uint16_t class_or_register() {
+    const std::uint16_t id = class_id_.load(std::memory_order_relaxed);
+    return id != 0 ? id : register_class();
+  }
   void note_acquired(detail::CpuRecord& cpu, std::uint8_t mine, Level previous, std::source_location where) {
     detail::HeldEntry& e = cpu.held[mine];
     e.key = detail::HeldEntry::make_key(this, to_int(previous));  // not nested, not timed
@@ -148,11 +176,30 @@ class Lock {
   // counted, so no sleeper is ever left behind a word without the bit. Exact: 16 bits hold every
   // CPU a lock word's tag can name.
   std::atomic<std::uint16_t> sleepers_{0};
+  // While this lock is held as a further member of a same-class group: the 48-bit address of the
+  // member taken before it (the group is a chain through its locks, the top in the held-lock slot).
+  // Written and read only by the holding CPU, in padding the layout had anyway.
+  std::uint16_t link_lo_ = 0;
+  std::uint32_t link_hi_ = 0;
   const char* const name_;
+
+  void set_taken_before(const Lock* l) noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(l);
+    link_lo_ = static_cast<std::uint16_t>(a);
+    link_hi_ = static_cast<std::uint32_t>(a >> 16);
+  }
+  Level acquire_in_class_slow(detail::CpuRecord& cpu, std::source_location where);
+  bool release_in_class(detail::CpuRecord& cpu, detail::HeldEntry& e, Level previous, std::source_location where);
 
   friend struct LockAccess;
 };
 
+
+namespace detail {
+// A held-lock slot's flag (HeldEntry's flag bits 48-55): the slot holds a same-class group taken
+// through acquire_in_class(); its key names the group's top lock, which links to the ones below.
+inline constexpr std::uint64_t kHeldSameClass = 1ull << 50;
+}  // namespace detail
 
 // --- fast paths --------------------------------------------------------------------------------
 
@@ -332,5 +379,30 @@ class [[nodiscard]] OrderedGuard {
 };
 template <class... Locks>
 OrderedGuard(Locks&...) -> OrderedGuard<sizeof...(Locks)>;
+
+// ClassGuard: several locks of one class (same name and level) held together, taken in address
+// order through Lock::acquire_in_class() and released highest address first. Passing locks of
+// different classes crashes (R2). A lock passed twice is taken once (a nested acquire, R3).
+template <std::size_t N>
+class [[nodiscard]] ClassGuard {
+ public:
+  template <class... Locks>
+    requires(sizeof...(Locks) == N)
+  explicit ClassGuard(Locks&... locks) : locks_{&locks...} {
+    std::sort(locks_, locks_ + N, [](const Lock* a, const Lock* b) { return std::less<const Lock*>{}(a, b); });
+    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire_in_class();
+  }
+  ~ClassGuard() {
+    for (std::size_t i = N; i-- > 0;) locks_[i]->release(previous_[i]);
+  }
+  ClassGuard(const ClassGuard&) = delete;
+  ClassGuard& operator=(const ClassGuard&) = delete;
+
+ private:
+  Lock* locks_[N];
+  Level previous_[N]{};
+};
+template <class... Locks>
+ClassGuard(Locks&...) -> ClassGuard<sizeof...(Locks)>;
 
 }  // namespace smplock

@@ -2,6 +2,7 @@
 // crash and checks that the report names the rule, the locks involved and where they were taken.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
 #include "smplock/smplock.hpp"
@@ -156,6 +157,83 @@ TEST_F(Rules, R6AStaticLockAtSoftintCrashesWhenMade) {
         (void)l.acquire();
       },
       "R6 softint control only with no locks(.|\n)*\"static-softint-lock\"");
+}
+
+// Several locks of one class (acquire_in_class, ClassGuard): address order, checked on every
+// acquire and release; anything else at the level is still R2.
+struct SameClassPair {
+  explicit SameClassPair(const char* name) : x(Level::TP, name), y(Level::TP, name) {}
+  Lock x, y;
+  Lock& lo() { return std::less<Lock*>{}(&x, &y) ? x : y; }
+  Lock& hi() { return std::less<Lock*>{}(&x, &y) ? y : x; }
+};
+
+TEST_F(Rules, R2SameClassOutOfAddressOrderCrashes) {
+  EXPECT_DEATH(
+      {
+        SameClassPair p("account");
+        (void)p.hi().acquire_in_class();
+        (void)p.lo().acquire_in_class();
+      },
+      "R2 no lateral locking(.|\n)*out of address order(.|\n)*at .*rules_test.cpp(.|\n)*held +1 lock(.|\n)*"
+      "\"account\"");
+}
+
+TEST_F(Rules, R2PlainAcquireBesideASameClassGroupCrashes) {
+  EXPECT_DEATH(
+      {
+        SameClassPair p("account");
+        Lock third(Level::TP, "account");
+        (void)p.lo().acquire_in_class();
+        (void)p.hi().acquire_in_class();
+        (void)third.acquire();
+      },
+      "R2 no lateral locking(.|\n)*\"account\"(.|\n)*same class, taken before it: +\"account\"");
+}
+
+TEST_F(Rules, R2SameClassAfterAPlainAcquireCrashes) {
+  EXPECT_DEATH(
+      {
+        SameClassPair p("account");
+        (void)p.lo().acquire();
+        (void)p.hi().acquire_in_class();
+      },
+      "R2 no lateral locking(.|\n)*not taken through acquire_in_class");
+}
+
+TEST_F(Rules, R2SameClassOfAnotherClassCrashes) {
+  EXPECT_DEATH(
+      {
+        SameClassPair p("account");
+        Lock other(Level::TP, "ledger-line");
+        Lock& first = std::less<Lock*>{}(&p.x, &other) ? p.x : other;
+        Lock& second = &first == &other ? p.x : other;
+        (void)first.acquire_in_class();
+        (void)second.acquire_in_class();
+      },
+      "R2 no lateral locking(.|\n)*another class");
+}
+
+TEST_F(Rules, R4SameClassReleasedOutOfOrderCrashes) {
+  EXPECT_DEATH(
+      {
+        SameClassPair p("account");
+        const Level first = p.lo().acquire_in_class();
+        (void)p.hi().acquire_in_class();
+        p.lo().release(first);
+      },
+      "R4 release the top lock, as its owner(.|\n)*out of order");
+}
+
+TEST_F(Rules, R5SameClassMemberReleasedBelowItsLevelCrashes) {
+  EXPECT_DEATH(
+      {
+        SameClassPair p("account");
+        (void)p.lo().acquire_in_class();
+        (void)p.hi().acquire_in_class();
+        p.hi().release(Level::Null);
+      },
+      "R5 never release upward or below a held lock(.|\n)*others of the group are held");
 }
 
 TEST_F(Rules, R7ThreadEndingWithALockHeldCrashes) {

@@ -27,12 +27,14 @@
   X(max_hold_ns, "max_hold_ns", "longest single hold measured")
 
 // Counters a class keeps in shared memory, updated with atomic read-modify-writes off the
-// uncontended path: the longest wait (an atomic maximum, so a window's value is exact) and the
-// interrupt delay, which the interrupt part charges to the class that held the interrupt back.
+// uncontended path: the longest wait (an atomic maximum, so a window's value is exact), the
+// interrupt delay, which the interrupt part charges to the class that held the interrupt back, and
+// the acquisitions made into a same-class group (never on the plain acquire's path).
 #define SMPLOCK_SHARED_CLASS_COUNTERS(X)                                                        \
   X(max_wait_ns, "max_wait_ns", "longest single wait")                                          \
   X(irq_deferred, "irq_deferred", "interrupts held back while a lock of the class was the top") \
-  X(irq_delay_ns, "irq_delay_ns", "total time those interrupts waited")
+  X(irq_delay_ns, "irq_delay_ns", "total time those interrupts waited")                          \
+  X(same_class, "same_class", "acquisitions made with another lock of the class held (acquire_in_class)")
 
 // Nesting, sampled: one acquisition in kNestSamplePeriod (per CPU and class, counted by the
 // CPU's own `acquisitions` counter) records which lock class was held directly below. Kept per
