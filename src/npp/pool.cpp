@@ -1480,10 +1480,9 @@ void after_fork() { g_default.state.lock.release(g_fork_previous); }
 // pushed, a slab half carved: carving it again would hand blocks out twice). So the child keeps
 // none of those caches' blocks (they stay unused: a bounded leak, at most a cache's limits per
 // thread) and marks each cache vacant, as after a thread's end: remote frees to its slabs go to
-// the orphans, and a child thread that gets the index starts it empty. Depot and page heap were
-// under the lock, held across fork(), so they are whole.
-void after_fork_child() {
-  PoolState& ps = g_default.state;
+// the orphans, and a child thread that gets the index starts it empty. Plain stores: the child
+// has one thread. (Depot and page heap: the preload holds the default pool's lock across fork().)
+void drop_foreign_caches(PoolState& ps) {
   CpuRecord* me = tls_cpu;
   const int top = ps.max_cpu.load(std::memory_order_relaxed);
   for (int i = 0; i <= top; ++i) {
@@ -1500,8 +1499,23 @@ void after_fork_child() {
     pc->vacant.store(true, std::memory_order_relaxed);
     ps.cpus[i].store(nullptr, std::memory_order_relaxed);
   }
+}
+
+void drop_all_foreign_caches() {
+  for (auto& slot : g_pools)
+    if (PoolState* ps = slot.load(std::memory_order_relaxed)) drop_foreign_caches(*ps);
+}
+
+void after_fork_child() {
+  drop_all_foreign_caches();
   after_fork();
 }
+
+#ifndef SMPLOCK_NPP_PRELOAD
+// A program linking the library: the child drops the other threads' caches too (the preload
+// library registers its own handlers, which also hold the pool's lock across fork()).
+__attribute__((constructor)) void register_fork_child() { platform::on_fork_child(drop_all_foreign_caches); }
+#endif
 
 }  // namespace smplock::npp::detail
 

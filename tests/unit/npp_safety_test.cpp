@@ -3,7 +3,12 @@
 // as blocks walked under the lock, not timed); CPU indices far above the old table size get caches.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <random>
 #include <thread>
@@ -110,6 +115,58 @@ TEST(NppSafety, RefillsFromLongOrphanChainsWalkABoundedWay) {
   EXPECT_LE(ps.locked_walk_max.load(), kMaxWalk);
   EXPECT_LE(ps.raised_walk_max.load(), kMaxWalk);
   EXPECT_LE(stats().bytes_mapped, mapped + (std::uint64_t{8} << 20)) << "the orphans were not reused";
+}
+
+// fork(): a thread's cache may be in the middle of a list or a slab's carving when fork() copies
+// it, and that thread does not exist in the child. The child drops every other index's cache: a
+// child thread that takes such an index starts empty, never with the parent thread's blocks.
+TEST(NppSafety, AForkedChildNeverUsesAnotherThreadsCache) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan does not support new threads after a multi-threaded fork";
+#endif
+  std::mutex m;
+  std::condition_variable cv;
+  void* parked = nullptr;
+  int parked_index = -1;
+  bool go = false;
+  std::thread t([&] {
+    void* p = npp::malloc(208);
+    npp::free(p);  // on this thread's list, first in line for its next malloc of the class
+    std::unique_lock g(m);
+    parked = p;
+    parked_index = cpu_index();
+    cv.notify_all();
+    cv.wait(g, [&] { return go; });
+  });
+  {
+    std::unique_lock g(m);
+    cv.wait(g, [&] { return parked != nullptr; });
+  }
+  const pid_t child = fork();
+  if (child == 0) {
+    int code = 0;
+    std::thread c([&] {
+      if (cpu_index() != parked_index) {
+        code = 2;  // another index: nothing to learn
+        return;
+      }
+      for (int i = 0; i < 64; ++i)
+        if (npp::malloc(208) == parked) code = 1;
+    });
+    c.join();
+    _exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  {
+    std::lock_guard g(m);
+    go = true;
+  }
+  cv.notify_all();
+  t.join();
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "the child's thread got another CPU index";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's thread was handed the parent thread's parked block";
 }
 
 }  // namespace
