@@ -173,7 +173,7 @@ void run(const RecordArgs& args, const std::vector<std::string>& rest) {
   const std::string library = find_library();
   const int status = run_program(rest, library, out, list);
   const std::vector<std::string> traces = written_traces(list);
-  if (traces.empty()) {
+  if (traces.empty() && args.verbose) {
     std::fprintf(stderr,
                  "smplock record: no trace was written (a process killed by a signal or ended with _exit writes "
                  "none; a statically linked program cannot be recorded)\n");

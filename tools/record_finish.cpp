@@ -7,6 +7,8 @@
 #include "record_finish.hpp"
 
 #include <cxxabi.h>
+#include <fcntl.h>
+#include <unistd.h>
 #ifdef SMPLOCK_HAVE_LIBDW
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -16,6 +18,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -183,13 +186,35 @@ class Symbolizer {
     Dwarf_Addr bias = 0;
   };
 
+  // Separate debug information from /usr/lib/debug/.build-id only (Debian's -dbgsym packages):
+  // libdw's standard lookup also starts the debuginfod client, which loads libcurl and its TLS
+  // stack (half a second) to learn that no server is configured.
+  static int find_debuginfo(Dwfl_Module* mod, void**, const char*, Dwarf_Addr, const char*, const char*, GElf_Word,
+                            char** debuginfo_file_name) {
+    const unsigned char* bits = nullptr;
+    GElf_Addr vaddr = 0;
+    const int n = dwfl_module_build_id(mod, &bits, &vaddr);
+    if (n <= 1) return -1;
+    std::string path = "/usr/lib/debug/.build-id/";
+    char byte[4];
+    for (int i = 0; i < n; ++i) {
+      std::snprintf(byte, sizeof byte, "%02x", bits[i]);
+      path += byte;
+      if (i == 0) path += '/';
+    }
+    path += ".debug";
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) *debuginfo_file_name = strdup(path.c_str());
+    return fd;
+  }
+
   Module& module(const std::string& path) {
     auto it = modules_.find(path);
     if (it != modules_.end()) return it->second;
     Module& m = modules_[path];
     static const Dwfl_Callbacks callbacks = {
         .find_elf = dwfl_build_id_find_elf,
-        .find_debuginfo = dwfl_standard_find_debuginfo,
+        .find_debuginfo = find_debuginfo,
         .section_address = dwfl_offline_section_address,
         .debuginfo_path = nullptr,
     };
