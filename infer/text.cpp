@@ -36,9 +36,9 @@ class Writer {
     for (const Source& s : g_.sources) programs.insert(s.program.empty() ? std::string("?") : s.program);
     std::string progs;
     for (const std::string& p : programs) progs += (progs.empty() ? "" : ", ") + p;
-    line(fmt::format("{} trace{} of {}: {} classes, {} order edges, {} class{} nested with itself", g_.sources.size(),
-                     g_.sources.size() == 1 ? "" : "s", progs, g_.classes.size(), g_.edges.size(), g_.nesting.size(),
-                     g_.nesting.size() == 1 ? "" : "es"));
+    line(fmt::format("{} trace{} of {}: {} classes, {} order edges, same-class nesting in {}", g_.sources.size(),
+                     g_.sources.size() == 1 ? "" : "s", progs, g_.classes.size(), g_.edges.size(),
+                     g_.nesting.empty() ? std::string("none") : fmt::format("{}", g_.nesting.size())));
     if (verbose_)
       for (const Source& s : g_.sources)
         line(fmt::format("  {}: pid {}, {} threads, {} CPUs, {}", s.path, s.pid, s.threads, s.cpus,
@@ -115,8 +115,8 @@ class Writer {
     if (r_.levels.empty()) {
       line("Proposed levels: none (no class can be leveled yet).");
     } else {
-      line(fmt::format("Proposed levels: {} classes in {} layer{}, {}..{}, {} apart", r_.levels.size(), r_.layers,
-                       r_.layers == 1 ? "" : "s", detail::hex_level(r_.levels.front().level),
+      line(fmt::format("Proposed levels: {} class{} in {} layer{}, {}..{}, {} apart", r_.levels.size(),
+                       r_.levels.size() == 1 ? "" : "es", r_.layers, r_.layers == 1 ? "" : "s", detail::hex_level(r_.levels.front().level),
                        detail::hex_level(r_.levels.back().level), r_.step));
       line(fmt::format("  {:<6} {:<28} {:<9} {}", "level", "class", "kind", "made at"));
     }

@@ -23,3 +23,33 @@ if(TARGET smplock-cli)
            ${CMAKE_CURRENT_SOURCE_DIR}/infer ${CMAKE_CURRENT_BINARY_DIR}/infer_cli)
   set_tests_properties(infer_cli PROPERTIES LABELS "unit;cli" TIMEOUT 120)
 endif()
+
+# infer_e2e: `smplock record` then `smplock levels --infer` on the record helper's planted programs
+# (tests/record/), each with the answer it must give (tests/infer/e2e_test.py). Built here under
+# names of their own, so this test does not depend on how tests/parts/record.cmake names them.
+# Skipped (exit 77) while `smplock record` or its interposer is missing; not in sanitizer builds
+# (a preloaded interposer and a sanitizer runtime do not mix).
+if(TARGET smplock-cli AND TARGET smplock_record AND SMPLOCK_SANITIZE STREQUAL "")
+  set(infer_rec_programs abba_time abba_one_thread cycles gated trylock_reverse rwlocks heap100 remade recursive
+      condwait threads300 fork_held cxx_locks)
+  set(infer_rec_targets)
+  foreach(name IN LISTS infer_rec_programs)
+    set(src ${CMAKE_CURRENT_SOURCE_DIR}/record/${name}.c)
+    if(NOT EXISTS ${src})
+      set(src ${CMAKE_CURRENT_SOURCE_DIR}/record/${name}.cpp)
+    endif()
+    if(EXISTS ${src})
+      add_executable(infer_rec_${name} ${src})
+      target_link_libraries(infer_rec_${name} PRIVATE Threads::Threads)
+      target_compile_options(infer_rec_${name} PRIVATE -g -O1)
+      list(APPEND infer_rec_targets infer_rec_${name})
+    endif()
+  endforeach()
+  find_package(Python3 COMPONENTS Interpreter)
+  if(Python3_Interpreter_FOUND AND infer_rec_targets)
+    add_test(NAME infer_e2e COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/infer/e2e_test.py
+             $<TARGET_FILE:smplock-cli> ${CMAKE_CURRENT_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/infer_e2e)
+    set_tests_properties(infer_e2e PROPERTIES LABELS "record" TIMEOUT 600 SKIP_RETURN_CODE 77
+                         ENVIRONMENT "SMPLOCK_RECORD_LIB=$<TARGET_FILE:smplock_record>")
+  endif()
+endif()

@@ -403,6 +403,18 @@ TEST(Infer, JsonHoldsCyclesStacksAndTheTable) {
   EXPECT_EQ(j["table"]["unleveled"].size(), 2u);
 }
 
+TEST(Infer, AnEmptyTraceGivesAnEmptyAnswerInEveryForm) {
+  const Inferred x = infer(TraceBuilder{});
+  EXPECT_TRUE(x.r.levels.empty() && x.r.unleveled.empty() && x.r.cycles.empty());
+  std::string text;
+  write_text(x.g, x.r, [&](std::string_view s) { text += s; });
+  EXPECT_NE(text.find("Potential deadlocks: none"), std::string::npos) << text;
+  EXPECT_NE(to_svg(x.g, x.r).find("</svg>"), std::string::npos);
+  EXPECT_NE(to_header(x.g, x.r).find("namespace levels {"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(to_table(x.g, x.r))["classes"].size(), 0u);
+  EXPECT_NO_THROW((void)nlohmann::json::parse(to_json(x.g, x.r)));
+}
+
 // --- bad input ----------------------------------------------------------------------------------
 
 std::string error_of(const std::string& text) {
