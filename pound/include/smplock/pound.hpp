@@ -124,10 +124,10 @@ enum class Path : std::uint8_t {
 inline constexpr unsigned kPaths = static_cast<unsigned>(Path::kCount);
 std::string_view path_name(Path path);
 
-// The default user-mode stretch: about as long as an average system call of the final table on the
-// machines it was tuned on, so a CPU spends about half its time in user mode, as a system-call
-// heavy server does. docs/pound.md says why.
-inline constexpr double kDefaultUserNs = 400;
+// The default user-mode stretch: about as long as an average system call of the final table (250-300
+// ns of CPU on one CPU of the 2-core guests pound was measured on), so a CPU spends about half its
+// time in user mode, as a system-call heavy server does. docs/pound.md says why.
+inline constexpr double kDefaultUserNs = 300;
 
 struct Config {
   unsigned cpus = 2;
