@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# Installs what building smplock needs on Debian 12, and nothing that is already there.
-#   scripts/deps.sh          build, run, benchmark
-#   scripts/deps.sh --test   also what the tests use (Chromium for the SVG check, valgrind)
+# Installs what smplock needs on Debian 12, and nothing that is already there.
+#   scripts/deps.sh          build and run: the library, the report library, the malloc shim and
+#                            the smplock command (configure with -DSMPLOCK_BUILD_TESTS=OFF
+#                            -DSMPLOCK_BUILD_BENCH=OFF, as scripts/quickstart.sh does)
+#   scripts/deps.sh --test   also everything the tests and benchmarks use (scripts/test.sh,
+#                            scripts/bench.sh): GoogleTest, Google Benchmark, the peer libraries
+#                            the benchmarks compare with, Chromium for the SVG check, valgrind
 set -euo pipefail
 
-packages=(g++ cmake ninja-build ccache git pkg-config make
-          libgtest-dev libgmock-dev libbenchmark-dev
-          libcli11-dev nlohmann-json3-dev libfmt-dev libdw-dev
-          libabsl-dev libtbb-dev libck-dev libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev)
-if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium valgrind python3)
-fi
+# Building and running: a compiler, the build tools, the command line parser, and the report's
+# JSON, formatting and call-site (libdw) libraries.
+packages=(g++ cmake ninja-build pkg-config
+          libcli11-dev nlohmann-json3-dev libfmt-dev libdw-dev)
+case "${1:-}" in
+  "") ;;
+  --test)
+    packages+=(ccache git make python3 chromium valgrind
+               libgtest-dev libgmock-dev libbenchmark-dev
+               libabsl-dev libtbb-dev libck-dev libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev)
+    ;;
+  *) echo "scripts/deps.sh: unknown option '$1' (none, or --test)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -21,11 +21,37 @@ target_include_directories(smplock_report PUBLIC
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/report/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_compile_options(smplock_report PRIVATE -Wall -Wextra -Wpedantic)
 target_link_libraries(smplock_report PUBLIC smplock::smplock
-                      PRIVATE nlohmann_json::nlohmann_json fmt::fmt ${CMAKE_DL_LIBS})
+                      PRIVATE $<BUILD_INTERFACE:nlohmann_json::nlohmann_json> fmt::fmt ${CMAKE_DL_LIBS})
+# (nlohmann-json is headers only: the installed archive needs nothing of it, so its link is the
+# build tree's alone.)
 if(SMPLOCK_LIBDW_FOUND)
   target_link_libraries(smplock_report PRIVATE PkgConfig::SMPLOCK_LIBDW)
   target_compile_definitions(smplock_report PRIVATE SMPLOCK_HAVE_LIBDW=1)
 else()
   message(STATUS "smplock: libdw not found; report call sites get function names only (apt-get install libdw-dev)")
 endif()
-set_target_properties(smplock_report PROPERTIES EXPORT_NAME report)
+set_target_properties(smplock_report PROPERTIES EXPORT_NAME report OUTPUT_NAME smplock-report)
+
+# Installed beside the core (find_package(smplock) then smplock::report, or pkg-config
+# smplock-report), in an export of its own: a program that uses only the core needs none of the
+# report's dependencies, and smplockConfig.cmake loads this export only when they are found.
+if(SMPLOCK_TOP_LEVEL)
+  install(TARGETS smplock_report EXPORT smplockReportTargets
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/report/include/smplock/report.hpp
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/smplock)
+  install(EXPORT smplockReportTargets NAMESPACE smplock:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/smplock)
+  # pkg-config: a static archive names its dependencies' libraries in Libs, not Libs.private.
+  set(SMPLOCK_REPORT_PC_REQUIRES "smplock fmt")
+  if(SMPLOCK_LIBDW_FOUND)
+    string(APPEND SMPLOCK_REPORT_PC_REQUIRES " libdw")
+  endif()
+  set(SMPLOCK_REPORT_PC_DL "")
+  foreach(lib IN LISTS CMAKE_DL_LIBS)
+    string(APPEND SMPLOCK_REPORT_PC_DL " -l${lib}")
+  endforeach()
+  file(RELATIVE_PATH SMPLOCK_PC_UP "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/smplock-report.pc.in ${PROJECT_BINARY_DIR}/smplock-report.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/smplock-report.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
