@@ -8,7 +8,7 @@
 //   PoolState  all of a pool: its lock, region, per-CPU caches, depot, page heap, huge blocks.
 //
 // Who touches what:
-//   - a CpuCache's lists, carve and out[] only by its CPU, with the CPU raised to the pool's level
+//   - a CpuCache's lists, carve, out[] and spill[] only by its CPU, with the CPU raised to the pool's level
 //     (the level keeps that CPU's handlers out; no other CPU ever reads them) or with the pool's
 //     lock held (same level);
 //   - inbox[] by any CPU: push a chain with a CAS, take all with an exchange (never pop one), so a
@@ -133,7 +133,8 @@ struct alignas(64) CpuCache : CacheHead {
   Outgoing out[kSizeClasses];
   Carve carve[kSizeClasses];
   // Blocks taken from an inbox or the orphans (chains of unknown length) beyond what one refill
-  // puts on the list: later refills take them kSpillTake at a time, so no walk is ever longer.
+  // puts on the list: later refills take them half a list's limit at a time (spill_take() in
+  // pool.cpp), so no walk is ever longer.
   Block* spill[kSizeClasses]{};
   // Written by other CPUs: a line of their own.
   alignas(64) std::atomic<Block*> inbox[kSizeClasses]{};
