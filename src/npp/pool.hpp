@@ -8,9 +8,9 @@
 //   PoolState  all of a pool: its lock, region, per-CPU caches, depot, page heap, huge blocks.
 //
 // Who touches what:
-//   - a CpuCache's lists, carve, out[] and spill[] only by its CPU, with the CPU raised to the pool's level
-//     (the level keeps that CPU's handlers out; no other CPU ever reads them) or with the pool's
-//     lock held (same level);
+//   - a CpuCache's lists, carve, out[] and spill[] only by its CPU, with the CPU raised to the
+//     pool's level (the level keeps that CPU's handlers out; no other CPU ever reads them) or
+//     with the pool's lock held (same level);
 //   - inbox[] by any CPU: push a chain with a CAS, take all with an exchange (never pop one), so a
 //     reused block can never fool a CAS (no ABA);
 //   - Depot, page heap, huge list, free spans: only with the pool's lock held.
