@@ -91,7 +91,7 @@ std::string place(const Frame& f) {
 }
 
 std::string short_place(const Frame& f) {
-  const std::string fn = without_params(f.function.empty() ? hex(f.pc) : f.function);
+  const std::string fn = f.function.empty() ? basename_of(f.object) + "+" + hex(f.pc) : without_params(f.function);
   return f.file.empty() ? fn : fn + ":" + std::to_string(f.line);
 }
 
