@@ -18,9 +18,9 @@ namespace {
 
 constexpr int kMinWidth = 960;
 constexpr int kLeft = 90;        // level labels
-constexpr int kBoxW = 170;
+constexpr int kBoxW = 176;
 constexpr int kBoxH = 40;
-constexpr int kGapX = 30;
+constexpr int kGapX = 24;
 constexpr int kRowH = 110;
 constexpr int kTop = 150;        // title and legend
 constexpr std::size_t kPerRow = 10;
@@ -46,6 +46,13 @@ std::string escape(std::string_view in) {
 }
 
 std::string shorten(const std::string& s, std::size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "~"; }
+
+// Long class names differ at their ends as often as at their starts ("lib.so+0x15eb18"): keep both.
+std::string shorten_middle(const std::string& s, std::size_t n) {
+  if (s.size() <= n) return s;
+  const std::size_t tail = n / 2 - 1;
+  return s.substr(0, n - 1 - tail) + "~" + s.substr(s.size() - tail);
+}
 
 struct Place {
   double x = 0, y = 0;  // centre
@@ -125,10 +132,17 @@ std::string to_svg(const Graph& g, const Result& r) {
     body += fmt::format("<text x=\"{:.0f}\" y=\"{:.0f}\" class=\"{}\" text-anchor=\"{}\">{}</text>\n", x, ty, cls,
                         anchor, escape(t));
   };
+  // The programs by file name, at most three, so the line fits the picture.
   std::map<std::string, std::size_t> programs;
-  for (const Source& s : g.sources) ++programs[s.program.empty() ? std::string("?") : s.program];
+  for (const Source& s : g.sources) {
+    const std::size_t slash = s.program.rfind('/');
+    ++programs[s.program.empty() ? std::string("?") : slash == std::string::npos ? s.program : s.program.substr(slash + 1)];
+  }
   std::string progs;
-  for (const auto& [p, count] : programs) progs += (progs.empty() ? "" : ", ") + shorten(p, 60);
+  std::size_t listed = 0;
+  for (const auto& [p, count] : programs)
+    if (listed++ < 3) progs += (progs.empty() ? "" : ", ") + shorten(p, 30);
+  if (programs.size() > 3) progs += fmt::format(" and {} more", programs.size() - 3);
   std::size_t real = 0;
   for (const Cycle& c : r.cycles) real += c.real() ? 1 : 0;
   text(16, 32, "title", "Lock order and proposed levels");
@@ -162,7 +176,8 @@ std::string to_svg(const Graph& g, const Result& r) {
     const char* colour = on_cycle[e] != 0 ? kRed : dropped[e] ? kLight : kGrey;
     const char* marker = on_cycle[e] != 0 ? "red" : dropped[e] ? "light" : "grey";
     const bool dashed = on_cycle[e] == 1 || (on_cycle[e] == 0 && dropped[e]);
-    const double w = 1.0 + 5.0 * std::log(static_cast<double>(x.count)) / std::log(static_cast<double>(std::max<std::uint64_t>(most, 2)));
+    double w = 1.0 + 5.0 * std::log(static_cast<double>(x.count)) / std::log(static_cast<double>(std::max<std::uint64_t>(most, 2)));
+    if (on_cycle[e] != 0) w = std::max(w, 2.0);  // a cycle stays visible however rare its edges
     // Ends spread along the box edges towards the other class, so edges that share a class part.
     const double lean = std::clamp((b.x - a.x) * 0.2, -kBoxW / 2.0 + 14, kBoxW / 2.0 - 14);
     std::string path;
@@ -201,7 +216,7 @@ std::string to_svg(const Graph& g, const Result& r) {
         "<title>{}</title></rect>\n",
         at[k].x - kBoxW / 2.0, at[k].y - kBoxH / 2.0, kBoxW, kBoxH, leveled ? "#dbe9f6" : "#fbe3e3",
         leveled ? kBlue : kRed, leveled ? 1.5 : 2.5, escape(c.key + " (made at " + describe(c.site) + ")"));
-    text(at[k].x, at[k].y - 3, "name", shorten(c.name, 24), "middle");
+    text(at[k].x, at[k].y - 3, "name", shorten_middle(c.name, 23), "middle");
     const LevelEntry* l = r.level_of(k);
     text(at[k].x, at[k].y + 13, "small",
          fmt::format("{} {}", l != nullptr ? detail::hex_level(l->level) : std::string("no level"), c.kind), "middle");
@@ -216,7 +231,7 @@ std::string to_svg(const Graph& g, const Result& r) {
       ".note {{ fill: #555; }}\n"
       ".level {{ font-size: 14px; font-weight: bold; fill: {2}; }}\n"
       ".bad {{ font-size: 13px; font-weight: bold; fill: {3}; }}\n"
-      ".name {{ font-weight: bold; }}\n"
+      ".name {{ font-weight: bold; font-size: 11.5px; }}\n"
       ".small {{ font-size: 11px; fill: #444; }}\n"
       "</style>\n"
       "<defs>\n",

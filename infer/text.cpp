@@ -163,9 +163,14 @@ class Writer {
                        format_ns(static_cast<double>(g_.classes[s.cls].wait_ns)), format_ns(cpu)));
     if (r_.too_many.empty()) line("Too many locks: none.");
     else line("Too many locks (nearly always taken directly inside one other class):");
-    for (const TooMany& t : r_.too_many)
-      line(fmt::format("  {} is taken inside {} in {:.0f}% of its {} acquisitions: {} already serialises it",
-                       name(t.cls), name(t.parent), 100 * t.share, g_.classes[t.cls].acquisitions, name(t.parent)));
+    for (const TooMany& t : r_.too_many) {
+      // A class judges classes: with several instances the outer lock serialises only the holders of
+      // the same instance, which a class-level count cannot tell.
+      const std::uint64_t outer = g_.classes[t.parent].instances;
+      line(fmt::format("  {} is taken inside {} in {:.0f}% of its {} acquisitions: {} already serialises it{}",
+                       name(t.cls), name(t.parent), 100 * t.share, g_.classes[t.cls].acquisitions, name(t.parent),
+                       outer > 1 ? fmt::format(" (if it is the same one of its {} instances each time)", outer) : ""));
+    }
   }
 
  private:
