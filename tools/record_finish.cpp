@@ -116,8 +116,11 @@ class Symbolizer {
     base.object = object;
     base.pc = vaddr;
 #ifdef SMPLOCK_HAVE_LIBDW
-    Module& m = module(object);
-    if (m.mod != nullptr) {
+    // The C runtime's frames (start_thread, clone) are wrappers, left unnamed: loading libc's
+    // symbol table costs more than all the rest of a small trace's finishing.
+    Module* mp = c_runtime(object) ? nullptr : &module(object);
+    if (mp != nullptr && mp->mod != nullptr) {
+      Module& m = *mp;
       const Dwarf_Addr addr = vaddr + m.bias - 1;  // inside the call instruction
       GElf_Off off = 0;
       GElf_Sym sym;
@@ -165,12 +168,17 @@ class Symbolizer {
   }
 
  private:
-  bool is_wrapper(const Frame& f) const {
-    // The C and C++ runtimes, and the standard library's headers (std::lock_guard, unique_lock...).
-    static const char* const kRuntimes[] = {"libc.so", "libpthread.so", "libstdc++.so", "libgcc_s.so", "ld-linux"};
-    const std::string obj = basename_of(f.object);
+  static bool c_runtime(const std::string& object) {
+    static const char* const kRuntimes[] = {"libc.so", "libpthread.so", "libgcc_s.so", "ld-linux"};
+    const std::string obj = basename_of(object);
     for (const char* r : kRuntimes)
       if (obj.rfind(r, 0) == 0) return true;
+    return false;
+  }
+
+  bool is_wrapper(const Frame& f) const {
+    // The C and C++ runtimes, and the standard library's headers (std::lock_guard, unique_lock...).
+    if (c_runtime(f.object) || basename_of(f.object).rfind("libstdc++.so", 0) == 0) return true;
     if (f.file.find("/include/c++/") != std::string::npos) return true;
     static const std::regex kStd("^(std::|__gnu_cxx::|__gthread|__gthrw_)");
     if (std::regex_search(f.function, kStd)) return true;
