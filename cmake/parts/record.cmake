@@ -1,6 +1,10 @@
 # `smplock record` (issue 12): libsmplock-record.so, the interposer preloaded into an unmodified
 # program. Its own small runtime (src/record/), not the smplock library: no signal handlers, no CPU
 # attach, no malloc; every symbol hidden except the interposed pthread and C11 calls.
+# Not in sanitizer builds: a sanitizer runtime intercepts the same calls and must come first.
+if(NOT SMPLOCK_SANITIZE STREQUAL "")
+  return()
+endif()
 add_library(smplock_record SHARED
   ${PROJECT_SOURCE_DIR}/src/record/interpose.cpp
   ${PROJECT_SOURCE_DIR}/src/record/runtime.cpp
