@@ -205,6 +205,17 @@ def check_c11_mtx(t, children):
     assert f["acquisitions"] == 2 and s["acquisitions"] == 2, (f, s)
 
 
+def check_contended(t, children):
+    busy = t.cls("busy")
+    assert busy["acquisitions"] == 2 and busy["contended"] == 1, busy
+    assert busy["wait_ns"] > 0 and busy["max_wait_ns"] == busy["wait_ns"], busy
+    sites = busy["contended_sites"]
+    assert len(sites) == 1 and sites[0]["count"] == 1 and sites[0]["frame"]["function"] == "waiter", sites
+    spin = [c for c in t.classes if c["kind"] == "spin"]
+    assert len(spin) == 1 and spin[0]["how"] == "symbol", t.names()
+    t.need_edge("busy", spin[0]["id"])
+
+
 def check_some_locks(t, children):
     assert t.classes, "no lock class recorded"
     assert sum(c["acquisitions"] for c in t.classes) > 0
@@ -226,6 +237,7 @@ CHECKS = {
     "fork_held": check_fork_held,
     "threads300": check_threads300,
     "c11_mtx": check_c11_mtx,
+    "contended": check_contended,
 }
 
 
