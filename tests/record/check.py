@@ -216,6 +216,15 @@ def check_contended(t, children):
     t.need_edge("busy", spin[0]["id"])
 
 
+def check_wrapper(t, children):
+    outer, inner = t.cls_at("take_outer"), t.cls_at("take_inner")
+    assert len(outer) == 1 and len(inner) == 1, t.names()
+    assert outer[0]["how"] == "first-use" and not t.cls_at("my_lock"), t.names()
+    e = t.need_edge(outer[0]["id"], inner[0]["id"])
+    assert e["count"] == 2 and frames_name(e["to_stack"])[0] == "take_inner", e
+    assert t.nesting == []
+
+
 def check_some_locks(t, children):
     assert t.classes, "no lock class recorded"
     assert sum(c["acquisitions"] for c in t.classes) > 0
@@ -238,6 +247,7 @@ CHECKS = {
     "threads300": check_threads300,
     "c11_mtx": check_c11_mtx,
     "contended": check_contended,
+    "wrapper": check_wrapper,
 }
 
 
@@ -264,6 +274,7 @@ def main():
     ap.add_argument("--smplock", required=True)
     ap.add_argument("--trace", required=True)
     ap.add_argument("--name", required=True)
+    ap.add_argument("--record-arg", action="append", default=[], help="an option for `smplock record`")
     ap.add_argument("--input-bytes", type=int, help="the program's stdin: this many bytes of generated text")
     ap.add_argument("--compare", default="exact", choices=["exact", "sysbench"])
     ap.add_argument("command", nargs=argparse.REMAINDER)
@@ -290,7 +301,7 @@ def main():
     for old in set([a.trace] + glob.glob(a.trace + ".*")):
         if re.fullmatch(re.escape(a.trace) + r"(\.\d+)?", old) and os.path.exists(old):
             os.remove(old)
-    rec = run([a.smplock, "record", "-o", a.trace, "--"] + cmd, stdin)
+    rec = run([a.smplock, "record", "-o", a.trace] + a.record_arg + ["--"] + cmd, stdin)
     assert rec[0] == bare[0], f"exit status {rec[0]} under record, {bare[0]} bare; stderr: {rec[2][-2000:]!r}"
     assert normalize(rec[1], a.compare) == normalize(bare[1], a.compare), \
         f"stdout differs:\n--- bare\n{bare[1][-2000:]!r}\n--- recorded\n{rec[1][-2000:]!r}"
