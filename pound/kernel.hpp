@@ -86,8 +86,9 @@ inline constinit thread_local LockTrace* t_lock_trace = nullptr;
 // Takes a role's lock (if the role has one) for a scope; release() ends it early.
 class [[nodiscard]] Held {
  public:
-  // Always inlined, so a contended acquire's call site (in the statistics) is the kernel function
-  // that takes the lock, not this constructor.
+  // A wrapper the reports see through: it takes the caller's source_location and passes it to
+  // acquire(), so a contended acquire's call site (in the statistics) and "acquired at" (in a crash
+  // report) are the kernel subsystem's line that makes the Held, not this constructor.
   [[gnu::always_inline]] explicit Held(Lock* lock, std::source_location where = std::source_location::current())
       : lock_(lock) {
     if (lock_ == nullptr) return;

@@ -2,13 +2,16 @@
 // thread (which also samples the CPU threads' lock waits), the throughput window, what the machine
 // took away (run delay, involuntary switches), the figures gathered and checked at the end. Also
 // Result's figures and the CPU model.
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <stdexcept>
@@ -72,10 +75,27 @@ std::uint64_t thread_involuntary_switches() {
   return static_cast<std::uint64_t>(u.ru_nivcsw);
 }
 
+// A thread's scheduler state from /proc/self/task/TID/stat: 'R' runnable (running or waiting for a
+// processor), 'S' sleeping (a parked waiter), ... '?' where it cannot be read.
+char thread_state(int tid) {
+  const std::string path = fmt::format("/proc/self/task/{}/stat", tid);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return '?';
+  char buf[512];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return '?';
+  buf[n] = 0;
+  const char* close_paren = std::strrchr(buf, ')');  // the name may hold spaces and parentheses
+  return close_paren != nullptr && close_paren[1] == ' ' ? close_paren[2] : '?';
+}
+
 // Samples, on every timer tick, which CPU threads wait for a lock and whether the lock's holder
-// (another CPU thread whose LockTrace holds it) and the waiter itself got the processor in the
-// tick before: a thread that ran less than half of the tick had lost its processor to the OS. Two
-// clock reads per CPU per tick; nothing on the CPU threads' side but their LockTrace stores.
+// (another CPU thread whose LockTrace holds it) and the waiter itself had the processor in the
+// tick before. A thread that ran less than half of the tick and is runnable ('R') was preempted:
+// the OS gave its processor to someone else; one that sleeps (a waiter parked in the lock) was not.
+// Two clock reads per CPU per tick, and a /proc read only for a thread that did not run; nothing on
+// the CPU threads' side but their LockTrace stores.
 class WaitSampler {
  public:
   explicit WaitSampler(const std::vector<std::unique_ptr<Cpu>>& cpus) : cpus_(cpus), last_ns_(cpus.size(), -1) {}
@@ -86,6 +106,7 @@ class WaitSampler {
     last_ = now;
     const std::size_t n = cpus_.size();
     ran_.assign(n, true);
+    state_.assign(n, 0);
     bool valid = true;
     for (std::size_t i = 0; i < n; ++i) {
       Cpu& c = *cpus_[i];
@@ -104,11 +125,17 @@ class WaitSampler {
       last_ns_[i] = ns;
     }
     if (!valid) return;  // the first tick only sets the clocks' starting points
+    // Preempted: did not run for most of the tick, and not because it slept.
+    const auto preempted = [&](std::size_t i) {
+      if (ran_[i]) return false;
+      if (state_[i] == 0) state_[i] = thread_state(cpus_[i]->tid);
+      return state_[i] == 'R';
+    };
     for (std::size_t y = 0; y < n; ++y) {
       const Lock* wanted = cpus_[y]->trace.waiting.load(std::memory_order_relaxed);
       if (wanted == nullptr) continue;
       Result::WaitSamples& w = by_lock_[wanted];
-      if (!ran_[y]) {
+      if (preempted(y)) {
         ++w.waiter_off_cpu;
         continue;
       }
@@ -118,7 +145,7 @@ class WaitSampler {
         const LockTrace& t = cpus_[x]->trace;
         const unsigned d = std::min(t.depth.load(std::memory_order_relaxed), LockTrace::kDepth);
         for (unsigned k = 0; k < d; ++k)
-          if (t.held[k].load(std::memory_order_relaxed) == wanted) holder_ran = ran_[x];
+          if (t.held[k].load(std::memory_order_relaxed) == wanted) holder_ran = !preempted(x);
       }
       if (holder_ran)
         ++w.running;
@@ -149,6 +176,7 @@ class WaitSampler {
   const std::vector<std::unique_ptr<Cpu>>& cpus_;
   std::vector<double> last_ns_;
   std::vector<bool> ran_;
+  std::vector<char> state_;  // per CPU thread, read at most once a tick (0: not yet)
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
   std::unordered_map<const Lock*, Result::WaitSamples> by_lock_;
 };
@@ -182,6 +210,7 @@ Result run_kernel(const Config& config, const Progress& progress) {
     Kernel& k = *shared.load(std::memory_order_acquire);
     Cpu& c = *k.cpus[n];
     k.register_cpu(c);
+    c.tid = static_cast<int>(::gettid());
     if (pthread_getcpuclockid(pthread_self(), &c.clock) == 0) c.clock_ready.store(true, std::memory_order_release);
     t_lock_trace = &c.trace;
     sync.arrive_and_wait();

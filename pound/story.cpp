@@ -275,7 +275,7 @@ std::string verdict(const Story& s, std::size_t i) {
   return line;
 }
 
-bool story_holds(const Story& s, std::string* why) {
+bool story_holds(const Story& s, std::string* why, bool judge_throughput) {
   std::string out;
   for (std::size_t i = 1; i < s.steps.size(); ++i) {
     const StepFigures& step = s.steps[i];
@@ -283,7 +283,7 @@ bool story_holds(const Story& s, std::string* why) {
     if (step.failures != 0) out += fmt::format("{}: checks failed; ", step.name);
     if (sp.present && !step.into.empty() && sp.after > s.budget_percent)
       out += fmt::format("{}: {} still {}; ", step.name, sp.after_class, percent(sp.after));
-    if (throughput_trend(step, s.steps[i - 1]) < 0) out += fmt::format("{}: slower than {}; ", step.name, s.steps[i - 1].name);
+    if (judge_throughput && throughput_trend(step, s.steps[i - 1]) < 0) out += fmt::format("{}: slower than {}; ", step.name, s.steps[i - 1].name);
   }
   if (!s.steps.empty() && s.steps.back().locks == LockSetKind::Ozone) {
     const StepFigures& last = s.steps.back();

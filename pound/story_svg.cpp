@@ -252,8 +252,16 @@ std::string story_svg(const Story& s) {
   }
   std::string why;
   y += 24;
-  if (n > 1) g.text(16, y, story_holds(s, &why) ? "good" : "over", story_holds(s, &why) ? "The story holds: each split lock falls under the budget, throughput rises or stays level." : "Out of order: " + why);
   const Fairness fair = fairness(s);
+  if (n > 1) {
+    const bool holds = story_holds(s, &why, fair.fair);
+    std::string line = holds ? "The story holds: each split lock falls under the budget, throughput rises or stays level."
+                             : "Out of order: " + why;
+    if (!fair.fair)
+      line = holds ? "In contention behind running holders the story holds (throughput not judged: an unfair run)."
+                   : "In contention behind running holders, out of order: " + why;
+    g.text(16, y, holds ? "good" : "over", line);
+  }
   std::size_t start = 0;
   while (start < fair.line.size()) {
     std::size_t end = fair.line.find('\n', start);

@@ -380,6 +380,7 @@ struct alignas(64) Cpu {
   std::uint64_t involuntary_switches = 0;
   // For the timer thread's wait samples: this thread's CPU-time clock, and its locks.
   clockid_t clock{};
+  int tid = 0;                         // its thread id (for /proc/self/task/TID)
   std::atomic<bool> clock_ready{false};
   LockTrace trace;
 };

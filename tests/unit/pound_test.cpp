@@ -396,6 +396,10 @@ TEST(PoundStory, TheScreenFitsAHundredColumnsAndFortyLines) {
     EXPECT_NE(text.find("TS -> PS TF EV TP TC"), std::string::npos) << text;
     EXPECT_EQ(text.find("NOT A FAIR RUN") != std::string::npos, delay > smplock::pound::kUnfairRunDelay) << text;
     EXPECT_EQ(smplock::pound::fairness(s).fair, delay <= smplock::pound::kUnfairRunDelay);
+    // An unfair run judges the story in contention behind running holders only, and says so.
+    EXPECT_EQ(text.find("in contention behind running holders the story holds") != std::string::npos,
+              delay > smplock::pound::kUnfairRunDelay)
+        << text;
   }
 }
 

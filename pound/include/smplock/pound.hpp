@@ -186,7 +186,9 @@ struct Result {
   // The timer thread's samples of the CPU threads' lock waits (about 1000 a second per CPU), each
   // one CPU thread found waiting for a lock, sorted by who held the run up: the holder was running
   // (the seed's contention), the holder's thread had lost its processor (a kernel never preempts
-  // a spinlock's holder; user space can), or the waiter itself had.
+  // a spinlock's holder; user space can), or the waiter itself had. A thread "lost its processor"
+  // when it ran less than half of the last tick and is runnable (a waiter parked in the lock
+  // sleeps: it lost nothing).
   struct WaitSamples {
     std::string lock;                         // class name
     std::uint64_t running = 0, preempted_holder = 0, waiter_off_cpu = 0;

@@ -114,8 +114,8 @@ std::string verdict(const Story& s, std::size_t step);
 // Whether every step is in order: its split lock under the budget (coarse, which spreads GIANT
 // over the whole short list, excepted: its top lock is the next to split), its throughput up or
 // level against the step before, and the final step with every class under the budget. `why`
-// says where it is not.
-bool story_holds(const Story& s, std::string* why = nullptr);
+// says where it is not. Without `judge_throughput` (an unfair run), contention alone is judged.
+bool story_holds(const Story& s, std::string* why = nullptr, bool judge_throughput = true);
 
 struct Fairness {
   bool fair = true;
