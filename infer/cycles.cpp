@@ -1,9 +1,10 @@
 // Potential deadlocks: the strongly connected components of the class graph (Tarjan's algorithm,
 // without recursion so a long chain of classes cannot overflow the stack), then every elementary
 // cycle inside each component, each judged on its own:
-//   - one thread: every edge was seen on the same single thread and no other; nothing else ran
-//     that code at the same time, so as observed it cannot wait for itself (another thread running
-//     the same code could: the text says so);
+//   - one thread: every edge was seen on the same single thread and no other (in each process
+//     that took it: merged runs are separate processes); nothing else ran that code at the same
+//     time, so as observed it cannot wait for itself (another thread running the same code could:
+//     the text says so);
 //   - a common guard: one class was held across every edge, so the orders never ran at once
 //     (as long as it is the same instance; the guard's instance count is shown);
 //   - a trylock: an edge that was only ever taken by a trylock never waits, so the cycle cannot
@@ -11,6 +12,7 @@
 //   - read-read: every edge took a read lock under a read lock; readers do not wait for readers.
 // Anything else can deadlock.
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "internal.hpp"
@@ -78,18 +80,26 @@ std::vector<std::vector<std::size_t>> components(std::size_t n, const std::vecto
 }
 
 void judge_cycle(const Graph& g, Cycle& c) {
-  // One thread: the same single, fully known thread on every edge.
-  std::optional<Thread> only;
+  // One thread: in every process that took any edge of the cycle, one thread took every edge (so
+  // two runs of a one-thread ABBA, merged, are still one thread per run; but a -> b seen in one run
+  // and b -> a in another is a cycle no single run showed, and can deadlock).
+  std::map<std::int64_t, Thread> per_process;
   bool one = true;
   for (std::size_t e : c.edges) {
     const EdgeInfo& x = g.edges[e];
-    if (x.more_threads || x.thread_count != 1 || x.threads.size() != 1 || (only && *only != x.threads.front())) {
-      one = false;
-      break;
+    if (x.more_threads || x.threads.empty() || x.thread_count != x.threads.size()) one = false;
+    for (const Thread& t : x.threads) {
+      auto [it, fresh] = per_process.emplace(t.pid, t);
+      if (!fresh && it->second != t) one = false;
     }
-    only = x.threads.front();
   }
-  if (one && only) c.one_thread = only;
+  for (std::size_t e : c.edges)
+    for (const auto& [pid, t] : per_process)
+      if (!std::binary_search(g.edges[e].threads.begin(), g.edges[e].threads.end(), t)) one = false;
+  if (one && !per_process.empty()) {
+    c.one_thread = per_process.begin()->second;
+    c.one_thread_processes = per_process.size();
+  }
 
   std::vector<std::size_t> guards = g.edges[c.edges.front()].guards;
   for (std::size_t e : c.edges) {

@@ -48,7 +48,11 @@ std::string thread_list(const Graph& g, const std::vector<Thread>& threads, std:
 std::string cycle_verdict(const Graph& g, const Cycle& c) {
   if (c.real()) return "can deadlock";
   std::vector<std::string> why;
-  if (c.one_thread)
+  if (c.one_thread && c.one_thread_processes > 1)
+    why.push_back(fmt::format("in each of {} processes every edge seen on one thread only (another thread running "
+                              "the same code could deadlock)",
+                              c.one_thread_processes));
+  else if (c.one_thread)
     why.push_back(fmt::format("every edge seen on thread {} only (another thread running the same code could deadlock)",
                               c.one_thread->tid));
   for (std::size_t k : c.common_guards)

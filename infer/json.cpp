@@ -125,6 +125,7 @@ std::string to_json(const Graph& g, const Result& r) {
                       {"verdict", detail::cycle_verdict(g, c)},
                       {"one_thread", c.one_thread ? ordered_json{{"pid", c.one_thread->pid}, {"tid", c.one_thread->tid}}
                                                   : ordered_json(nullptr)},
+                      {"one_thread_processes", c.one_thread_processes},
                       {"common_guards", keys(g, c.common_guards)},
                       {"trylock_edges", tries},
                       {"read_read", c.read_read},

@@ -149,6 +149,27 @@ TEST(Infer, SameThreadIdInTwoProcessesIsTwoThreads) {
   EXPECT_TRUE(x.r.cycles[0].real());
 }
 
+TEST(Infer, TwoRunsOfAOneThreadAbbaMergedAreStillOneThreadEach) {
+  TraceBuilder one(100), two(200);
+  for (TraceBuilder* t : {&one, &two}) {
+    t->cls("a"), t->cls("b");
+    t->edge({0, 1, 5, {7}}).edge({1, 0, 5, {7}});
+  }
+  const Inferred x = infer({one, two});
+  ASSERT_EQ(x.r.cycles.size(), 1u);
+  EXPECT_FALSE(x.r.cycles[0].real());
+  EXPECT_EQ(x.r.cycles[0].one_thread_processes, 2u);
+  EXPECT_NE(x.why("a").find("in each of 2 processes"), std::string::npos) << x.why("a");
+}
+
+TEST(Infer, OneThreadInOneRunButTwoInAnotherIsReal) {
+  TraceBuilder one(100), two(200);
+  for (TraceBuilder* t : {&one, &two}) t->cls("a"), t->cls("b");
+  one.edge({0, 1, 5, {7}}).edge({1, 0, 5, {7}});
+  two.edge({0, 1, 5, {8}}).edge({1, 0, 5, {9}});
+  EXPECT_EQ(infer({one, two}).real_cycles(), 1u);
+}
+
 TEST(Infer, ThreeAndFourClassCycles) {
   TraceBuilder t;
   const int a = t.cls("a"), b = t.cls("b"), c = t.cls("c");

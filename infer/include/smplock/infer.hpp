@@ -163,7 +163,8 @@ struct Cycle {
   std::vector<std::size_t> classes;
   std::vector<std::size_t> edges;
   // Why it cannot deadlock (any one suffices); all empty/false: it can.
-  std::optional<Thread> one_thread;         // every edge seen on this one thread only
+  std::optional<Thread> one_thread;         // every edge seen on this one thread only (in the first
+  std::size_t one_thread_processes = 0;     // of this many processes, each with one such thread)
   std::vector<std::size_t> common_guards;   // held across every edge
   std::vector<std::size_t> trylock_edges;   // edges that were only ever trylocks
   bool read_read = false;                   // every edge read-read
