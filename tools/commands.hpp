@@ -10,5 +10,6 @@ CLI::App* add_levels(CLI::App& app);
 CLI::App* add_report(CLI::App& app);
 CLI::App* add_pound(CLI::App& app);
 CLI::App* add_record(CLI::App& app);
+CLI::App* add_enforce(CLI::App& app);
 
 }  // namespace smplock::tools

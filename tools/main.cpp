@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   smplock::tools::add_report(app);
   smplock::tools::add_pound(app);
   smplock::tools::add_record(app);
+  smplock::tools::add_enforce(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,4 +1,4 @@
-# `smplock record` (issue 12): libsmplock-record.so, the interposer preloaded into an unmodified
+# `smplock record` (issue 12) and `smplock enforce` (issue 13): libsmplock-record.so, the interposer preloaded into an unmodified
 # program. Its own small runtime (src/record/), not the smplock library: no signal handlers, no CPU
 # attach, no malloc; every symbol hidden except the interposed pthread and C11 calls.
 # Not in sanitizer builds: a sanitizer runtime intercepts the same calls and must come first.
@@ -6,6 +6,7 @@ if(NOT SMPLOCK_SANITIZE STREQUAL "")
   return()
 endif()
 add_library(smplock_record SHARED
+  ${PROJECT_SOURCE_DIR}/src/record/enforce.cpp
   ${PROJECT_SOURCE_DIR}/src/record/interpose.cpp
   ${PROJECT_SOURCE_DIR}/src/record/runtime.cpp
   ${PROJECT_SOURCE_DIR}/src/record/stack.cpp

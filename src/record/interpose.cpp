@@ -18,6 +18,7 @@
 
 #include <atomic>
 
+#include "enforce.hpp"
 #include "runtime.hpp"
 
 #define SMPLOCK_EXPORT extern "C" __attribute__((visibility("default")))
@@ -150,6 +151,7 @@ inline Kind mutex_kind(const pthread_mutex_t* m, Kind plain) {
 template <typename Try, typename Lock>
 inline int acquire(Thread* t, const void* lock, Acquire a, int ok, int ok2, int busy, Try&& try_fn, Lock&& lock_fn) {
   const std::uint32_t cls = instance_of(lock, a.kind, a.pc, false);
+  if (g_enforcing) check_order(t, lock, cls, a);  // before the call can wait
   int r = try_fn();
   if (r == busy) {
     a.contended = true;
@@ -475,4 +477,7 @@ __attribute__((constructor)) static void smplock_record_load() {
   start_runtime();
 }
 
-__attribute__((destructor)) static void smplock_record_exit() { write_trace(); }
+__attribute__((destructor)) static void smplock_record_exit() {
+  enforce_exit();
+  if (g_recording) write_trace();
+}

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <new>
 
+#include "enforce.hpp"
 #include "state.hpp"
 
 namespace smplock::record {
@@ -543,7 +544,7 @@ bool same_class(const Class* c, How how, std::uintptr_t addr, std::uint64_t hash
   return std::memcmp(c->site.pc, site.pc, site.n * sizeof(std::uintptr_t)) == 0;
 }
 
-std::uint32_t find_or_make_class(How how, Kind kind, std::uintptr_t addr, const Stack& site) {
+std::uint32_t find_or_make_class(How how, Kind kind, std::uintptr_t addr, const Stack& site, const TableLevel& lv) {
   std::uint64_t hash = 0;
   if (how != How::Symbol) {
     hash = 1469598103934665603ULL;
@@ -568,7 +569,9 @@ std::uint32_t find_or_make_class(How how, Kind kind, std::uintptr_t addr, const 
   c->addr = addr;
   c->hash = hash;
   c->site = site;
-  // ENFORCE: look the class's key up in the loaded table here and set c->level.
+  c->level = lv.level;  // under `smplock enforce`: its place in the table (looked up before g_lock)
+  c->nest = lv.nest;
+  c->entry = lv.entry;
   if (g_class_index.slot == nullptr || (id + 1) * 2 > g_class_index.mask + 1) {
     const std::size_t cap = g_class_index.slot == nullptr ? 256 : (g_class_index.mask + 1) * 2;
     auto** s = static_cast<Class**>(pages(cap * sizeof(Class*)));
@@ -613,11 +616,14 @@ __attribute__((noinline, cold)) std::uint32_t make_instance(const void* lock, Ki
     how = init ? How::Init : How::FirstUse;
     capture(site);
   }
+  // The table's level, asked of the dynamic linker outside g_lock (dladdr takes the loader's lock,
+  // which a thread in dlopen holds while its constructors lock mutexes).
+  const TableLevel lv = resolve_level(how, addr, site);
   SpinGuard g(g_lock);
   std::uint32_t cls = 0;
   if (!init && lookup(addr, cls)) return cls;  // another thread made it meanwhile
   if (init) erase_instance(addr);                 // re-made at the same address: a new instance
-  cls = find_or_make_class(how, kind, addr, site);
+  cls = find_or_make_class(how, kind, addr, site, lv);
   if (cls < kMaxClasses - 1) g_classes[cls].load(std::memory_order_relaxed)->instances.fetch_add(1, std::memory_order_relaxed);
   insert_instance(addr, cls);
   return cls;
@@ -679,6 +685,7 @@ void fork_child() {
 
 void start_runtime() {
   Inside in;
+  load_enforce();
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   g_started_unix_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
@@ -722,7 +729,7 @@ void after_acquire(Thread* t, const void* lock, std::uint32_t cls, const Acquire
     record_contended_site(g_classes[cls].load(std::memory_order_relaxed), a.pc);
   }
   bool reentry = false;
-  if (t->nheld != 0) {
+  if (t->nheld != 0 && g_recording) {
     // Pass 1: stamp every held class with this acquisition's serial (guards test the stamp), find a
     // recursive re-lock, and the highest held instance of the same class (same-class nesting).
     const std::uint64_t serial = t->serial += 2;
@@ -749,12 +756,19 @@ void after_acquire(Thread* t, const void* lock, std::uint32_t cls, const Acquire
         note_edge(t, h.cls, cls, a, h.read && a.read,
                   reinterpret_cast<std::uintptr_t>(lock) > reinterpret_cast<std::uintptr_t>(h.lock), h.pc);
       }
-      // ENFORCE: compare the class's level with the highest held level here.
+      // Under `smplock enforce` the order is checked before the call could wait (check_order).
     }
+  }
+  if (t->nheld != 0 && !g_recording) {
+    // Enforce only: no edges, but a re-lock is still no new hold.
+    for (std::size_t i = 0; i < t->nheld && !reentry; ++i) reentry = t->held[i].lock == lock;
   }
   std::uint64_t t0 = 0;
   if (!reentry && (++t->sample & 63) == 0) t0 = now_ns();  // hold time on one acquisition in 64
-  push_held(t, Held{lock, cls, a.read, reentry, a.pc, t0});
+  Class* c = g_classes[cls].load(std::memory_order_relaxed);
+  if (__builtin_expect(!c->used.load(std::memory_order_relaxed), 0)) c->used.store(true, std::memory_order_relaxed);
+  const std::int32_t level = c->level;
+  push_held(t, Held{lock, cls, a.read, reentry, static_cast<std::int16_t>(level), a.pc, t0});
 }
 
 bool before_release(Thread* t, const void* lock) {

@@ -8,8 +8,9 @@
 // Everything else (a new lock, a new class, a new edge, a contended wait) is cold and may take the
 // runtime's own spin lock, unwind the stack and allocate.
 //
-// Issue 13 ("enforce") plugs in at two places marked ENFORCE below: a level per class, filled when
-// the class is made (from a table loaded at start), and one compare in after_acquire().
+// Under `smplock enforce` (issue 13, enforce.hpp) a class also gets a level from a table loaded at
+// start, and a blocking acquisition is checked against the levels held before it can wait; without
+// -o no edges are recorded and no trace is written.
 #pragma once
 
 #include <pthread.h>

@@ -68,8 +68,12 @@ struct Class {
   // Totals of exited threads (live threads keep their own, see ClassLocal).
   Counter acquisitions{0}, contended{0}, wait_ns{0}, max_wait_ns{0}, hold_ns{0}, hold_samples{0};
   ContendedSite sites[kContendedSites];
-  // ENFORCE: the level given by a loaded table (issue 13), filled when the class is made.
+  // Under `smplock enforce`: the level the loaded table gives (-1: not in the table), whether two
+  // instances may nest (in address order), and its table line (enforce.cpp). Set when made.
   std::int32_t level = -1;
+  bool nest = false;
+  std::int32_t entry = -1;
+  std::atomic<bool> used{false};  // acquired at least once (a class only made is in no trace or list)
 };
 
 inline constexpr int kMaxTids = 16;
@@ -117,6 +121,7 @@ struct Held {
   std::uint32_t cls;
   bool read;
   bool reentry;  // a recursive re-lock of a lock this thread already holds: no edge, no hold time
+  std::int16_t level;  // its class's level under `smplock enforce` (-1: none), for the order check
   std::uintptr_t pc;
   std::uint64_t t0;  // sampled acquisition time, 0 when not sampled
 };

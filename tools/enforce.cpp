@@ -1,0 +1,268 @@
+// `smplock enforce --levels TABLE.json [--warn] [-o TRACE.json] [--] PROGRAM [ARGS...]`: runs an
+// unmodified program with libsmplock-record.so preloaded in enforce mode. The level table written
+// by `smplock levels --infer --table` is turned here into the interposer's own form: for each class,
+// the raw identity the trace recorded (the object and the address in it of a global lock, or of the
+// call that made the class), its level and names, so the program can place a new lock class with
+// one dladdr and no symbol table (docs/enforce.md). The program's output and exit status are its
+// own; a violation aborts it (SIGABRT, passed on) after a report on stderr, or with --warn is
+// reported once and the program carries on. With -o the run is recorded as by `smplock record`.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "record_finish.hpp"
+
+#ifndef SMPLOCK_INSTALL_LIBDIR
+#define SMPLOCK_INSTALL_LIBDIR "lib"
+#endif
+#ifndef SMPLOCK_INSTALL_FULL_LIBDIR
+#define SMPLOCK_INSTALL_FULL_LIBDIR "/usr/local/lib"
+#endif
+
+namespace smplock::tools {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kLibrary = "libsmplock-record.so";
+
+struct EnforceArgs {
+  std::string levels;
+  std::string out;
+  std::vector<std::string> wrappers;
+  bool warn = false;
+  bool verbose = false;
+};
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "smplock enforce: %s\n", what.c_str());
+  std::exit(2);
+}
+
+// The interposer, found as `smplock record` finds it: $SMPLOCK_RECORD_LIB, beside this program, in
+// the install's library directory.
+std::string find_library() {
+  if (const char* env = std::getenv("SMPLOCK_RECORD_LIB"); env != nullptr && *env != 0) return env;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::vector<std::filesystem::path> candidates;
+  if (!ec) {
+    const auto dir = exe.parent_path();
+    candidates = {dir / kLibrary, dir.parent_path() / kLibrary, dir.parent_path() / SMPLOCK_INSTALL_LIBDIR / kLibrary};
+  }
+  candidates.emplace_back(std::filesystem::path(SMPLOCK_INSTALL_FULL_LIBDIR) / kLibrary);
+  for (const auto& c : candidates) {
+    if (std::filesystem::is_regular_file(c, ec)) return std::filesystem::absolute(c, ec).string();
+  }
+  fail(std::string("cannot find ") + kLibrary + " (set SMPLOCK_RECORD_LIB to its path)");
+}
+
+std::string base_name(const std::string& p) {
+  const auto slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+// A field of the interposer's table: no tab or newline inside.
+std::string clean(std::string s) {
+  for (char& c : s)
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  return s.empty() ? "?" : s;
+}
+
+std::string where_of(const json& site) {
+  std::string w = site.value("function", "");
+  if (site.contains("file")) w += " (" + base_name(site.value("file", "")) + ":" + std::to_string(site.value("line", 0)) + ")";
+  if (w.empty()) w = base_name(site.value("object", "")) + "+" + site.value("pc", "");
+  return w;
+}
+
+// The interposer's table (enforce.hpp): one line per raw identity of each leveled class.
+std::string interposer_table(const json& table, const EnforceArgs& args) {
+  if (table.value("schema", "") != "smplock-levels")
+    fail("'" + args.levels + "' is not a level table (schema \"smplock-levels\", written by levels --infer --table)");
+  if (table.value("version", 0) != 1) fail("'" + args.levels + "': table version " + std::to_string(table.value("version", 0)) + " is not known (1 is)");
+  std::string out;
+  std::size_t lines = 0, unresolved = 0;
+  for (const json& c : table.value("classes", json::array())) {
+    const std::string key = c.value("key", "");
+    const char how = key.rfind("symbol:", 0) == 0 ? 'S' : key.rfind("init:", 0) == 0 ? 'I' : key.rfind("site:", 0) == 0 ? 'F' : 0;
+    if (how == 0 || !c.contains("level") || !c["level"].is_number_integer()) {
+      ++unresolved;
+      continue;
+    }
+    const int level = c["level"].get<int>();
+    if (level < 0 || level > 0x7fff) fail("class '" + key + "': level " + std::to_string(level) + " is out of range");
+    const json site = c.value("site", json::object());
+    // The identities: the site the trace recorded, and any a person added under "raw".
+    std::vector<json> raws;
+    if (site.contains("object") && site.contains("pc")) raws.push_back(site);
+    for (const json& r : c.value("raw", json::array())) raws.push_back(r);
+    if (raws.empty()) ++unresolved;
+    for (const json& r : raws) {
+      out += std::string(1, how) + "\t" + clean(r.value("pc", "0")) + "\t" + std::to_string(level) + "\t" +
+             (c.value("same_class_nesting", false) ? "1" : "0") + "\t" + clean(base_name(r.value("object", ""))) + "\t" +
+             clean(c.value("name", key)) + "\t" + clean(key) + "\t" + clean(where_of(site)) + "\n";
+      ++lines;
+    }
+    for (const json& a : c.value("aliases", json::array()))
+      if (args.verbose) std::fprintf(stderr, "smplock enforce: alias '%s' of '%s' has no raw identity: add it under \"raw\"\n",
+                                     a.get<std::string>().c_str(), key.c_str());
+  }
+  if (args.verbose)
+    std::fprintf(stderr, "smplock enforce: %zu class identities from '%s'%s\n", lines, args.levels.c_str(),
+                 unresolved != 0 ? (", " + std::to_string(unresolved) + " classes without one").c_str() : "");
+  return out;
+}
+
+int run_program(const std::vector<std::string>& command, const EnforceArgs& args, const std::string& tab,
+                const std::string& out, const std::string& list) {
+  const std::string library = find_library();
+  std::string preload = library;
+  if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != 0) preload = std::string(old) + ":" + library;
+  std::vector<char*> argv;
+  for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  if (child < 0) fail(std::string("cannot fork: ") + std::strerror(errno));
+  if (child == 0) {
+    setenv("LD_PRELOAD", preload.c_str(), 1);
+    setenv("SMPLOCK_ENFORCE", tab.c_str(), 1);
+    setenv("SMPLOCK_ENFORCE_ROOT", std::to_string(getpid()).c_str(), 1);
+    if (args.warn) setenv("SMPLOCK_ENFORCE_WARN", "1", 1);
+    else unsetenv("SMPLOCK_ENFORCE_WARN");
+    if (!out.empty()) {
+      setenv("SMPLOCK_RECORD_OUT", out.c_str(), 1);
+      setenv("SMPLOCK_RECORD_LIST", list.c_str(), 1);
+      setenv("SMPLOCK_RECORD_ROOT", std::to_string(getpid()).c_str(), 1);
+    } else {
+      unsetenv("SMPLOCK_RECORD_OUT");  // enforce only: no edges, no trace
+    }
+    execvp(argv[0], argv.data());
+    const int err = errno;
+    std::fprintf(stderr, "smplock enforce: cannot run '%s': %s\n", argv[0], std::strerror(err));
+    _exit(err == ENOENT ? 127 : 126);
+  }
+  struct sigaction ignore {}, old_int {}, old_quit {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGINT, &ignore, &old_int);
+  sigaction(SIGQUIT, &ignore, &old_quit);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) fail(std::string("cannot wait for the program: ") + std::strerror(errno));
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGQUIT, &old_quit, nullptr);
+  return status;
+}
+
+void finish_traces(const std::string& list, const EnforceArgs& args) {
+  record::FinishOptions options;
+  options.wrappers = args.wrappers;
+  std::set<std::string> seen;
+  std::ifstream in(list);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || !seen.insert(line).second) continue;
+    try {
+      record::finish_trace(line, options);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "smplock enforce: %s\n", e.what());
+    }
+  }
+  std::remove(list.c_str());
+}
+
+// The program's death or exit code, as its own.
+[[noreturn]] void pass_on(int status) {
+  std::fflush(nullptr);
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    rlimit no_core{0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    raise(sig);
+    std::_Exit(128 + sig);
+  }
+  std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+void run(const EnforceArgs& args, const std::vector<std::string>& rest) {
+  if (rest.empty()) fail("no program to run (smplock enforce --levels TABLE.json [--warn] [-o TRACE] [--] PROGRAM [ARGS...])");
+  json table;
+  {
+    std::ifstream in(args.levels, std::ios::binary);
+    if (!in) fail("cannot read '" + args.levels + "'");
+    try {
+      table = json::parse(in);
+    } catch (const json::exception& e) {
+      fail("'" + args.levels + "' is not JSON: " + e.what());
+    }
+  }
+  const std::string text = interposer_table(table, args);
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string tab = std::string(tmpdir != nullptr && *tmpdir != 0 ? tmpdir : "/tmp") + "/smplock-enforce-XXXXXX";
+  const int fd = mkstemp(tab.data());
+  if (fd < 0) fail("cannot write the interposer's table in " + tab + ": " + std::strerror(errno));
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!written) fail("cannot write " + tab);
+  std::string out, list;
+  if (!args.out.empty()) {
+    std::error_code ec;
+    out = std::filesystem::absolute(args.out, ec).string();
+    list = out + ".list";
+    std::remove(list.c_str());
+  }
+  const int status = run_program(rest, args, tab, out, list);
+  std::remove(tab.c_str());
+  if (!out.empty()) finish_traces(list, args);
+  pass_on(status);
+}
+
+}  // namespace
+
+CLI::App* add_enforce(CLI::App& app) {
+  auto* cmd = app.add_subcommand("enforce", "Run a program with every pthread lock acquisition checked against a "
+                                            "level table (from levels --infer --table): a violation aborts");
+  auto args = std::make_shared<EnforceArgs>();
+  cmd->add_option("--levels", args->levels, "The level table (JSON, schema smplock-levels)")->required();
+  cmd->add_flag("--warn", args->warn, "Report each distinct violation once and carry on; a summary and the "
+                                      "classes the table does not know at exit");
+  cmd->add_option("-o,--output", args->out, "Record the run too, as smplock record -o FILE does");
+  cmd->add_option("--wrapper", args->wrappers, "With -o: the program's own lock wrappers (as smplock record)");
+  cmd->add_flag("-v,--verbose", args->verbose, "Say what was taken from the table (on stderr)");
+  // As `smplock record`: everything from the program's name on is the program's.
+  auto never = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("PROGRAM", *never, "The program to run, and its arguments")
+      ->check(CLI::Validator([](std::string&) { return std::string("the program's own"); }, "PROGRAM [ARGS...]"));
+  cmd->validate_positionals();
+  cmd->prefix_command();
+  cmd->callback([cmd, args] {
+    std::vector<std::string> rest = cmd->remaining();
+    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+    run(*args, rest);
+  });
+  return cmd;
+}
+
+}  // namespace smplock::tools
