@@ -7,6 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test || exit 1
 jobs=$(nproc)
+# One compiler cache for every clone and build folder (CI builds a fresh clone elsewhere).
+export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
 builds=${SMPLOCK_TEST_BUILDS:-"normal asan tsan up"}
 passed=0 failed=0 status=0
 
