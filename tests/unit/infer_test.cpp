@@ -433,7 +433,7 @@ TEST(Infer, AnEmptyTraceGivesAnEmptyAnswerInEveryForm) {
   EXPECT_NE(to_svg(x.g, x.r).find("</svg>"), std::string::npos);
   EXPECT_NE(to_header(x.g, x.r).find("namespace levels {"), std::string::npos);
   EXPECT_EQ(nlohmann::json::parse(to_table(x.g, x.r))["classes"].size(), 0u);
-  EXPECT_NO_THROW((void)nlohmann::json::parse(to_json(x.g, x.r)));
+  EXPECT_TRUE(nlohmann::json::accept(to_json(x.g, x.r)));
 }
 
 // --- bad input ----------------------------------------------------------------------------------
