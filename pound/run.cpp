@@ -91,8 +91,8 @@ char thread_state(int tid) {
 }
 
 // Samples, on every timer tick, which CPU threads wait for a lock and whether the lock's holder
-// (another CPU thread whose LockTrace holds it) and the waiter itself had the processor in the
-// tick before. A thread that ran less than half of the tick and is runnable ('R') was preempted:
+// (another CPU thread whose LockTrace holds it) had the processor in the tick before, or, where no
+// thread holds it any more, whether the waiter had. A thread that ran less than half of the tick and is runnable ('R') was preempted:
 // the OS gave its processor to someone else; one that sleeps (a waiter parked in the lock) was not.
 // Two clock reads per CPU per tick, and a /proc read only for a thread that did not run; nothing on
 // the CPU threads' side but their LockTrace stores.
@@ -135,22 +135,26 @@ class WaitSampler {
       const Lock* wanted = cpus_[y]->trace.waiting.load(std::memory_order_relaxed);
       if (wanted == nullptr) continue;
       Result::WaitSamples& w = by_lock_[wanted];
-      if (preempted(y)) {
-        ++w.waiter_off_cpu;
-        continue;
-      }
-      bool holder_ran = true;
-      for (std::size_t x = 0; x < n; ++x) {
+      // The holder decides: behind a running holder the waiter would wait however the OS treated
+      // it (the seed's contention); behind a preempted one it waits for the OS.
+      int holder = -1;
+      for (std::size_t x = 0; x < n && holder < 0; ++x) {
         if (x == y) continue;
         const LockTrace& t = cpus_[x]->trace;
         const unsigned d = std::min(t.depth.load(std::memory_order_relaxed), LockTrace::kDepth);
         for (unsigned k = 0; k < d; ++k)
-          if (t.held[k].load(std::memory_order_relaxed) == wanted) holder_ran = !preempted(x);
+          if (t.held[k].load(std::memory_order_relaxed) == wanted) holder = static_cast<int>(x);
       }
-      if (holder_ran)
-        ++w.running;
-      else
-        ++w.preempted_holder;
+      if (holder >= 0) {
+        if (preempted(static_cast<std::size_t>(holder)))
+          ++w.preempted_holder;
+        else
+          ++w.running;
+      } else if (preempted(y)) {
+        ++w.waiter_off_cpu;  // the lock is free: the waiter is late because it lost its processor
+      } else {
+        ++w.running;         // a hand-off in flight
+      }
     }
   }
 

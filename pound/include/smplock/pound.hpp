@@ -186,7 +186,8 @@ struct Result {
   // The timer thread's samples of the CPU threads' lock waits (about 1000 a second per CPU), each
   // one CPU thread found waiting for a lock, sorted by who held the run up: the holder was running
   // (the seed's contention), the holder's thread had lost its processor (a kernel never preempts
-  // a spinlock's holder; user space can), or the waiter itself had. A thread "lost its processor"
+  // a spinlock's holder; user space can), or nobody held it any more and the waiter itself had
+  // lost its processor. A thread "lost its processor"
   // when it ran less than half of the last tick and is runnable (a waiter parked in the lock
   // sleeps: it lost nothing).
   struct WaitSamples {
