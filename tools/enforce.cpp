@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -129,7 +130,7 @@ std::string interposer_table(const json& table, const EnforceArgs& args) {
 }
 
 int run_program(const std::vector<std::string>& command, const EnforceArgs& args, const std::string& tab,
-                const std::string& out, const std::string& list) {
+                const std::string& frames, const std::string& out, const std::string& list) {
   const std::string library = find_library();
   std::string preload = library;
   if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != 0) preload = std::string(old) + ":" + library;
@@ -143,6 +144,7 @@ int run_program(const std::vector<std::string>& command, const EnforceArgs& args
     setenv("LD_PRELOAD", preload.c_str(), 1);
     setenv("SMPLOCK_ENFORCE", tab.c_str(), 1);
     setenv("SMPLOCK_ENFORCE_ROOT", std::to_string(getpid()).c_str(), 1);
+    setenv("SMPLOCK_ENFORCE_FRAMES", frames.c_str(), 1);
     if (args.warn) setenv("SMPLOCK_ENFORCE_WARN", "1", 1);
     else unsetenv("SMPLOCK_ENFORCE_WARN");
     if (!out.empty()) {
@@ -186,6 +188,54 @@ void finish_traces(const std::string& list, const EnforceArgs& args) {
     }
   }
   std::remove(list.c_str());
+}
+
+// The frames of each report the program wrote (raw: object, address), named with debug info now
+// that the program has ended: the places in its own code, which the report inside could not name.
+void name_reports(const std::string& frames) {
+  std::ifstream in(frames);
+  if (!in) return;
+  struct Line {
+    char kind;
+    std::string text;
+  };
+  std::vector<Line> lines;
+  std::vector<std::pair<std::string, std::uint64_t>> at;
+  std::vector<std::size_t> at_line;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto t1 = line.find('\t');
+    if (line.size() < 2 || t1 != 1) continue;
+    if (line[0] == 'R') {
+      lines.push_back({'R', line.substr(2)});
+      continue;
+    }
+    const auto t2 = line.find('\t', 2);
+    if (t2 == std::string::npos) continue;
+    const std::string object = line.substr(2, t2 - 2);
+    const std::string addr = line.substr(t2 + 1);
+    lines.push_back({line[0], base_name(object) + "+" + addr});
+    at.emplace_back(object, std::stoull(addr, nullptr, 16));
+    at_line.push_back(lines.size() - 1);
+  }
+  std::remove(frames.c_str());
+  if (lines.empty()) return;
+  const std::vector<std::string> names = record::name_code(at);
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (!names[i].empty() && names[i].rfind("0x", 0) != 0) lines[at_line[i]].text = names[i] + "  [" + lines[at_line[i]].text + "]";
+  std::string text;
+  int frame = 0;
+  for (const Line& l : lines) {
+    if (l.kind == 'R') {
+      text += "smplock enforce: the " + l.text + " report's places, named:\n  this acquisition:\n";
+      frame = 0;
+    } else if (l.kind == 'A') {
+      text += "    #" + std::to_string(frame++) + " " + l.text + "\n";
+    } else {
+      text += "  the held lock was taken at:\n    #0 " + l.text + "\n";
+    }
+  }
+  std::fputs(text.c_str(), stderr);
 }
 
 // The program's death or exit code, as its own.
@@ -233,8 +283,10 @@ void run(const EnforceArgs& args, const std::vector<std::string>& rest) {
     list = out + ".list";
     std::remove(list.c_str());
   }
-  const int status = run_program(rest, args, tab, out, list);
+  const std::string frames = tab + ".frames";
+  const int status = run_program(rest, args, tab, frames, out, list);
   std::remove(tab.c_str());
+  name_reports(frames);
   if (!out.empty()) finish_traces(list, args);
   pass_on(status);
 }

@@ -552,4 +552,15 @@ FinishSummary finish_trace(const std::string& path, const FinishOptions& options
   return summary;
 }
 
+std::vector<std::string> name_code(const std::vector<std::pair<std::string, std::uint64_t>>& at) {
+  Symbolizer sym(FinishOptions{});
+  std::vector<std::string> out;
+  for (const auto& [object, vaddr] : at) {
+    std::string s;
+    for (const Frame& f : sym.code(object, vaddr)) s += (s.empty() ? "" : " inlined in ") + place(f);
+    out.push_back(s);
+  }
+  return out;
+}
+
 }  // namespace smplock::tools::record

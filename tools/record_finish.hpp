@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace smplock::tools::record {
@@ -22,5 +24,10 @@ struct FinishSummary {
 
 // Rewrites `path` in place. Throws std::runtime_error when it cannot be read or is not a trace.
 FinishSummary finish_trace(const std::string& path, const FinishOptions& options);
+
+// Names return addresses (object path, address in the object) as "function(file.c:12)" (inlined
+// frames joined by " inlined in "), for `smplock enforce`'s reports; the C runtime's are left as
+// addresses.
+std::vector<std::string> name_code(const std::vector<std::pair<std::string, std::uint64_t>>& at);
 
 }  // namespace smplock::tools::record

@@ -40,6 +40,7 @@ std::size_t g_nentries = 0;
 bool g_warn = false;
 pid_t g_root = 0;
 char g_exe[1024];
+char g_frames[4096];  // $SMPLOCK_ENFORCE_FRAMES: where each report's raw frames go, for the command to name
 
 // --- stderr, in one write per report -------------------------------------------------------------
 class Err {
@@ -67,11 +68,11 @@ class Err {
     put("0x");
     for (; i < 20 && len_ < sizeof buf_; ++i) buf_[len_++] = tmp[i];
   }
-  void flush() {
+  void flush(int fd = 2) {
     const char* p = buf_;
     std::size_t n = len_;
     while (n != 0) {
-      const ssize_t w = write(2, p, n);
+      const ssize_t w = write(fd, p, n);
       if (w <= 0) break;
       p += w;
       n -= static_cast<std::size_t>(w);
@@ -93,13 +94,15 @@ const char* base_name(const char* path) {
 
 // Where `addr` lies: its object's base name and its address in that object (as the trace writes it).
 bool object_of(std::uintptr_t addr, const char*& object, std::uintptr_t& vaddr, const char** symbol = nullptr,
-               std::uintptr_t* sym_off = nullptr) {
+               std::uintptr_t* sym_off = nullptr, const char** full = nullptr) {
   Dl_info info;
   link_map* lm = nullptr;
   if (dladdr1(reinterpret_cast<void*>(addr), &info, reinterpret_cast<void**>(&lm), RTLD_DL_LINKMAP) == 0 || lm == nullptr)
     return false;
   vaddr = addr - lm->l_addr;
-  object = base_name(lm->l_name != nullptr && lm->l_name[0] != 0 ? lm->l_name : g_exe);
+  const char* path = lm->l_name != nullptr && lm->l_name[0] != 0 ? lm->l_name : g_exe;
+  object = base_name(path);
+  if (full != nullptr) *full = path;
   if (symbol != nullptr) {
     *symbol = info.dli_sname;
     *sym_off = info.dli_saddr != nullptr ? addr - reinterpret_cast<std::uintptr_t>(info.dli_saddr) : 0;
@@ -206,6 +209,20 @@ void describe_class(Err& e, std::uint32_t cls) {
   e.put(")");
 }
 
+// One raw frame for the command: "A|H<TAB>object path<TAB>0xaddress in the object".
+void raw_frame(Err& e, char kind, std::uintptr_t pc) {
+  const char* object = nullptr;
+  const char* full = nullptr;
+  std::uintptr_t vaddr = 0;
+  if (!object_of(pc, object, vaddr, nullptr, nullptr, &full)) return;
+  const char k[3] = {kind, '\t', 0};
+  e.put(k);
+  e.put(full);
+  e.put("\t");
+  e.hex(vaddr);
+  e.put("\n");
+}
+
 const char* rule_text(int rule) {
   return rule == 1 ? "R1 (a lock below a level this thread holds)" : "R2 (a second lock at a level this thread holds)";
 }
@@ -238,6 +255,19 @@ __attribute__((noinline, cold)) void violation(const void* lock, std::uint32_t c
   describe_pc(e, held.pc);
   e.put(g_warn ? "\n  (reported once; the program carries on)\n" : "\n");
   e.flush();
+  if (g_frames[0] != 0) {
+    // The same frames for `smplock enforce`, which names them with debug info once the program ends.
+    e.put("R\t");
+    e.put(rule == 1 ? "R1" : "R2");
+    e.put("\n");
+    for (std::uint32_t i = 0; i < s.n; ++i) raw_frame(e, 'A', s.pc[i]);
+    raw_frame(e, 'H', held.pc);
+    const int fd = open(g_frames, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      e.flush(fd);
+      close(fd);
+    }
+  }
   if (!g_warn) abort();
 }
 
@@ -251,6 +281,11 @@ void load_enforce() {
   g_warn = warn != nullptr && warn[0] == '1';
   const char* root = std::getenv("SMPLOCK_ENFORCE_ROOT");
   g_root = root != nullptr ? static_cast<pid_t>(std::atoi(root)) : 0;
+  const char* frames = std::getenv("SMPLOCK_ENFORCE_FRAMES");
+  if (frames != nullptr) {
+    std::strncpy(g_frames, frames, sizeof g_frames - 1);
+    g_frames[sizeof g_frames - 1] = 0;
+  }
   const ssize_t n = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
   g_exe[n > 0 ? n : 0] = 0;
 

@@ -720,6 +720,15 @@ void forget_instance(const void* lock) {
 
 void after_acquire(Thread* t, const void* lock, std::uint32_t cls, const Acquire& a) {
   if (__builtin_expect(cls >= kMaxClasses - 1, 0)) return;
+  if (!g_recording) {
+    // Enforce only: the held stack the order check reads, nothing counted, no edges, no hold time.
+    Class* c = g_classes[cls].load(std::memory_order_relaxed);
+    if (__builtin_expect(!c->used.load(std::memory_order_relaxed), 0)) c->used.store(true, std::memory_order_relaxed);
+    bool again = false;
+    for (std::size_t i = 0; i < t->nheld && !again; ++i) again = t->held[i].lock == lock;
+    push_held(t, Held{lock, cls, a.read, again, static_cast<std::int16_t>(c->level), a.pc, 0});
+    return;
+  }
   ClassLocal& mine = class_local(t, cls);
   bump(mine.acquisitions);
   if (a.contended) {
@@ -729,7 +738,7 @@ void after_acquire(Thread* t, const void* lock, std::uint32_t cls, const Acquire
     record_contended_site(g_classes[cls].load(std::memory_order_relaxed), a.pc);
   }
   bool reentry = false;
-  if (t->nheld != 0 && g_recording) {
+  if (t->nheld != 0) {
     // Pass 1: stamp every held class with this acquisition's serial (guards test the stamp), find a
     // recursive re-lock, and the highest held instance of the same class (same-class nesting).
     const std::uint64_t serial = t->serial += 2;
@@ -758,10 +767,6 @@ void after_acquire(Thread* t, const void* lock, std::uint32_t cls, const Acquire
       }
       // Under `smplock enforce` the order is checked before the call could wait (check_order).
     }
-  }
-  if (t->nheld != 0 && !g_recording) {
-    // Enforce only: no edges, but a re-lock is still no new hold.
-    for (std::size_t i = 0; i < t->nheld && !reentry; ++i) reentry = t->held[i].lock == lock;
   }
   std::uint64_t t0 = 0;
   if (!reentry && (++t->sample & 63) == 0) t0 = now_ns();  // hold time on one acquisition in 64

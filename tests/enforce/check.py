@@ -74,7 +74,7 @@ def check_clean(smplock, table, command, mode, what, all_known=False):
     print("ok: %s: output and status unchanged, no violation" % what)
 
 
-def check_violation(smplock, table, program, half, rule, acquired, held):
+def check_violation(smplock, table, program, half, rule, acquired, held, function):
     command = [program, half]
     brc, bout, _ = run(command)
     rc, out, err = run([smplock, "enforce", "--levels", table, "--", program, half])
@@ -84,7 +84,12 @@ def check_violation(smplock, table, program, half, rule, acquired, held):
                r"  while holding 0x[0-9a-f]+: \"%s\" level \d+.*\n.*\n  this acquisition:\n    #0 0x" % (rule, acquired, held))
     if not re.search(pattern, err):
         fail("%s: the report does not name %s, %s inside %s:\n%s" % (half, rule, acquired, held, err))
-    print("ok: %s aborts with %s: %s inside %s" % (half, rule, acquired, held))
+    # After the program's end, the command names the report's places in the program's own code.
+    named = (r"smplock enforce: the %s report's places, named:\n  this acquisition:\n    #0 %s\(order\.c:\d+\).*\n"
+             r"(    #\d+ .*\n)*  the held lock was taken at:\n    #0 %s\(order\.c:\d+\)" % (rule, function, function))
+    if not re.search(named, err):
+        fail("%s: the report's places are not named in %s:\n%s" % (half, function, err))
+    print("ok: %s aborts with %s: %s inside %s, both taken in %s" % (half, rule, acquired, held, function))
     rc, out, err = run([smplock, "enforce", "--levels", table, "--warn", "--", program, half])
     if rc != brc or out != bout:
         fail("%s under --warn: exit %d output %r, bare %d %r; stderr:\n%s" % (half, rc, out, brc, bout, err))
@@ -105,8 +110,8 @@ def planted(args):
             fail("the table has no class %s: %s" % (want, sorted(names)))
     check_clean(args.smplock, table, [program, "safe"], "exact", "safe half", all_known=True)
     check_clean(args.smplock, table, [program, "relock"], "exact", "recursive re-lock (R3)")
-    check_violation(args.smplock, table, program, "r1", "R1", "outer", "inner")
-    check_violation(args.smplock, table, program, "r2", "R2", "make_account:27", "make_account:27")
+    check_violation(args.smplock, table, program, "r1", "R1", "outer", "inner", "inner_then_outer")
+    check_violation(args.smplock, table, program, "r2", "R2", "make_account:27", "make_account:27", "transfer")
     # Two threads, one order each, never at once: enforce catches what a run seldom shows.
     rc, _, err = run([args.smplock, "enforce", "--levels", table, "--", program, "abba"])
     if rc != -signal.SIGABRT or not re.search(r"R1 .*broken\n  acquiring .*\"outer\"", err):
