@@ -1,5 +1,10 @@
-// Call-site names: dladdr() for the function (demangled), libdw for file:line where the binary
-// carries debug information. A pc is a return address, so the call is the instruction before it.
+// Call-site names for sites that do not name themselves. Since the contended call sites became
+// the acquire's std::source_location (docs/design.md, "Call sites"), stats::snapshot() fills
+// function, file and line itself and this leaves those sites alone; what follows serves a site
+// given only as a code address (a snapshot built by hand, or by an older library).
+//
+// dladdr() for the function (demangled), libdw for file:line where the binary carries debug
+// information. A pc is a return address, so the call is the instruction before it.
 // Lock::acquire() is inlined into its caller, so the line table names a line of lock.hpp; the
 // inline scopes around the address say where that code was inlined, and the first place outside
 // the library's own headers (and the standard library's, for std::lock_guard) is the call site the

@@ -3,6 +3,9 @@
 // class, the last generated from the counter list.
 #include <fmt/format.h>
 
+#include <regex>
+#include <string_view>
+
 #include "smplock/report.hpp"
 
 namespace smplock::stats {
@@ -37,9 +40,105 @@ std::string without_template_arguments(const std::string& name) {
   return out;
 }
 
+// The top-level (outside <> and ()) positions of `name`: where its parameter list opens and where
+// the return type ends ("void ns::f(int) const" -> the '(' and the space after "void").
+struct Shape {
+  std::size_t params = std::string::npos;
+  std::size_t name_begin = 0;
+};
+Shape shape_of(const std::string& name) {
+  Shape sh;
+  int depth = 0;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char ch = name[i];
+    if (name.compare(i, 8, "operator") == 0) {  // "operator<<", "operator()": a name, no brackets
+      std::size_t j = i + 8;
+      if (name.compare(j, 2, "()") == 0) j += 2;
+      while (j < name.size() && std::string_view("<>=-!+*/%^&|~,[]").find(name[j]) != std::string_view::npos) ++j;
+      i = j - 1;
+      continue;
+    }
+    if (ch == '<' || ch == '(' || ch == '[' || ch == '{') {
+      if (ch == '(' && depth == 0 && sh.params == std::string::npos) sh.params = i;
+      ++depth;
+    } else if ((ch == '>' || ch == ')' || ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    } else if (ch == ' ' && depth == 0 && sh.params == std::string::npos) {
+      sh.name_begin = i + 1;
+    }
+  }
+  return sh;
+}
+
+// A function's name for one line of the report, at most `width` characters: without its return type,
+// template arguments and the namespaces of its parameters' types; when still too long, without the
+// qualifiers but the innermost (namespaces), so the function itself stays; its parameters go only
+// when that is not enough.
+// "void smplock::pound::detail::{anonymous}::Kernel::copy_user_pages(smplock::pound::detail::Process&)"
+// -> "Kernel::copy_user_pages(smplock::pound::detail::Process&)"; "(...)" for the parameters when
+// even that is too long.
+std::string short_function(const std::string& full, std::size_t width) {
+  std::string name = without_template_arguments(full);
+  // The demangler's "(anonymous namespace)" is a qualifier, not a parameter list.
+  for (std::size_t at; (at = name.find("(anonymous namespace)")) != std::string::npos;)
+    name.replace(at, 21, "{anonymous}");
+  // A lambda's "<lambda()>" lost its inside with the template arguments: put the word back.
+  for (std::size_t at; (at = name.find("::<>")) != std::string::npos;) name.replace(at, 4, "::<lambda>");
+  Shape sh = shape_of(name);
+  name.erase(0, sh.name_begin);
+  // The parameters' types without their namespaces: "f(smplock::pound::detail::Thread&)" -> "f(Thread&)".
+  sh = shape_of(name);
+  if (sh.params != std::string::npos) {
+    static const std::regex kQualifier("([A-Za-z_][A-Za-z_0-9]*|\\{anonymous\\})::");
+    name = name.substr(0, sh.params) + std::regex_replace(name.substr(sh.params), kQualifier, "");
+  }
+  // Cuts the leftmost qualifier while more than `keep` remain.
+  const auto cut_qualifier = [&](int keep) {
+    sh = shape_of(name);
+    const std::size_t end = sh.params == std::string::npos ? name.size() : sh.params;
+    // The first "::" at depth 0 before the parameter list ends the leftmost qualifier.
+    int depth = 0, qualifiers = 0;
+    std::size_t first = std::string::npos;
+    for (std::size_t i = 0; i + 1 < end; ++i) {
+      const char ch = name[i];
+      if (ch == '<' || ch == '(' || ch == '{') ++depth;
+      else if ((ch == '>' || ch == ')' || ch == '}') && depth > 0) --depth;
+      else if (depth == 0 && ch == ':' && name[i + 1] == ':') {
+        if (qualifiers++ == 0) first = i;
+        ++i;
+      }
+    }
+    if (qualifiers <= keep) return false;
+    name.erase(0, first + 2);
+    return true;
+  };
+  // Namespaces first, all of them at once (so a program's sites read alike), keeping the innermost
+  // qualifier (the class, usually); then the parameters; then that qualifier too.
+  if (name.size() > width)
+    while (cut_qualifier(1)) {
+    }
+  if (name.size() > width) {
+    sh = shape_of(name);
+    if (sh.params != std::string::npos) {
+      // The parameter list, up to its matching ')', becomes "(...)"; what follows it stays.
+      std::size_t close = sh.params;
+      for (int depth = 0; close < name.size(); ++close) {
+        if (name[close] == '(') ++depth;
+        else if (name[close] == ')' && --depth == 0) break;
+      }
+      if (close > sh.params + 4 && close < name.size()) name.replace(sh.params, close + 1 - sh.params, "(...)");
+    }
+  }
+  while (name.size() > width && cut_qualifier(0)) {
+  }
+  if (name.size() > width) name = "..." + name.substr(name.size() - (width - 3));
+  return name;
+}
+
+// A call site's line: "{count} from {function} ({file}:{line})"; 40 characters of function keep it
+// within about 80 columns.
 std::string site_label(const CallSite& site) {
-  std::string s = site.function.empty() ? fmt::format("0x{:x}", site.pc) : without_template_arguments(site.function);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  std::string s = site.function.empty() ? fmt::format("0x{:x}", site.pc) : short_function(site.function, 40);
   if (!site.file.empty()) {
     const auto slash = site.file.rfind('/');
     s += fmt::format(" ({}:{})", slash == std::string::npos ? site.file : site.file.substr(slash + 1), site.line);

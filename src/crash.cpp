@@ -1,5 +1,8 @@
 // The crash report: formatted by hand into a buffer on the stack (no allocation, no lock, nothing
 // that could fail), written to stderr with write(2), handed to the user's hook, then abort().
+#include <dlfcn.h>
+#include <unwind.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -72,7 +75,7 @@ class Out {
   }
   void where(const std::source_location& w) {
     if (w.file_name() == nullptr || w.file_name()[0] == 0) {
-      str("(unknown)");
+      str("(no source location)");
       return;
     }
     str(w.file_name());
@@ -93,6 +96,25 @@ class Out {
     if (owner < 0) str("none"); else { str("cpu "); dec(owner); }
     str(")");
   }
+  // A return address as module+offset (what addr2line -e module takes), with the dynamic symbol
+  // and offset where dladdr() finds one.
+  void frame(std::uintptr_t pc) {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(pc - 1), &info) == 0 || info.dli_fname == nullptr) {
+      hex(pc);
+      return;
+    }
+    str(info.dli_fname[0] != 0 ? info.dli_fname : "(program)");
+    str("+");
+    hex(pc - reinterpret_cast<std::uintptr_t>(info.dli_fbase));
+    if (info.dli_sname != nullptr) {
+      str(" (");
+      str(info.dli_sname);
+      str("+");
+      hex(pc - reinterpret_cast<std::uintptr_t>(info.dli_saddr));
+      str(")");
+    }
+  }
   const char* data() const { return buf_; }
   unsigned size() const { return len_; }
 
@@ -101,6 +123,48 @@ class Out {
   char buf_[kCap];
   unsigned len_ = 0;
 };
+
+// The return addresses above the report, for a site without a source location: a C free() through
+// the drop-in allocator, a deferred free, a lock's destructor. _Unwind_Backtrace walks the stack
+// with the unwind tables every C++ program has; it allocates nothing (unlike glibc's backtrace(),
+// whose first call loads libgcc_s).
+struct Frames {
+  static constexpr int kMax = 24;
+  std::uintptr_t pc[kMax];
+  int n = 0;
+};
+
+_Unwind_Reason_Code collect_frame(_Unwind_Context* context, void* arg) {
+  auto* f = static_cast<Frames*>(arg);
+  const auto pc = static_cast<std::uintptr_t>(_Unwind_GetIP(context));
+  if (pc == 0 || f->n == Frames::kMax) return _URC_END_OF_STACK;
+  f->pc[f->n++] = pc;
+  return _URC_NO_REASON;
+}
+
+// Whether a frame is smplock's own code or an allocation entry point the user's call came through
+// (free, operator delete...): skipped, so the first frame printed is the user's, where the dynamic
+// symbols tell. In a program that links the library statically and exports no symbols, every
+// frame of the program looks alike, so the library's own frames are printed too.
+bool library_frame(std::uintptr_t pc, const void* own_module) {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(pc - 1), &info) == 0) return false;
+  if (info.dli_sname != nullptr) {
+    const char* n = info.dli_sname;
+    if (std::strncmp(n, "_ZN7smplock", 11) == 0 || std::strncmp(n, "_ZNK7smplock", 12) == 0) return true;
+    static const char* const kEntries[] = {"free", "cfree", "malloc", "realloc", "calloc", "_ZdlPv", "_ZdaPv",
+                                           "_ZdlPvm", "_ZdaPvm"};
+    for (const char* e : kEntries)
+      if (std::strcmp(n, e) == 0) return true;
+  }
+  // A shared smplock (libsmplock-malloc.so) is a module of its own: none of its frames is the user's.
+  if (info.dli_fbase == own_module && info.dli_fname != nullptr) {
+    const char* slash = std::strrchr(info.dli_fname, '/');
+    const char* base = slash != nullptr ? slash + 1 : info.dli_fname;
+    if (std::strncmp(base, "libsmplock", 10) == 0 && std::strstr(base, ".so") != nullptr) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -125,6 +189,20 @@ void violation(Rule rule, const char* what, const Lock* lock, CpuRecord* cpu, st
   out.str(what);
   out.str("\n  at       ");
   out.where(where);
+  if (where.file_name() == nullptr || where.file_name()[0] == 0) {
+    // No source location: the nearest frames outside smplock, as addresses to look up.
+    Frames frames;
+    _Unwind_Backtrace(collect_frame, &frames);
+    Dl_info self{};
+    const void* own_module =
+        dladdr(reinterpret_cast<void*>(&collect_frame), &self) != 0 ? self.dli_fbase : nullptr;
+    int shown = 0;
+    for (int i = 0; i < frames.n && shown < 4; ++i) {
+      if (library_frame(frames.pc[i], own_module)) continue;
+      out.str(shown++ == 0 ? "\n  called from " : "\n           and ");
+      out.frame(frames.pc[i]);
+    }
+  }
   if (lock != nullptr) {
     out.str("\n  lock     ");
     out.lock(lock);

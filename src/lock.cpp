@@ -213,12 +213,12 @@ Level Lock::acquire_in_class_slow(CpuRecord& cpu, std::source_location where) {
     detail::violation(Rule::R3_Nesting, "acquire_in_class() while the group's top lock has a nested acquire outstanding",
                       this, &cpu, where);
 #ifdef SMPLOCK_UNIPROCESSOR
-  if (word_.load(std::memory_order_relaxed) != 0) wait_for_word(cpu);
+  if (word_.load(std::memory_order_relaxed) != 0) wait_for_word(cpu, where);
   word_.store(cpu.tag, std::memory_order_relaxed);
 #else
   std::uint32_t expected = 0;
   if (!word_.compare_exchange_strong(expected, cpu.tag, std::memory_order_acquire, std::memory_order_relaxed))
-    wait_for_word(cpu);  // the CPU is at the level already: nothing more to raise
+    wait_for_word(cpu, where);  // the CPU is at the level already: nothing more to raise
 #endif
   set_taken_before(top);
   // The new top; hold timing is per top lock, so the one below stops being timed.
@@ -333,11 +333,14 @@ void Lock::unlock(std::source_location where) {
 //     word with the bit set. Since a sleeper counts itself before it sets the bit and sleeps, any
 //     sleeper left behind is in the count the woken one reads.
 //   - a waiter woken by a signal or finding the word changed is awake, which is all it needs.
-__attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu) {
+__attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::source_location where) {
 #ifdef SMPLOCK_UNIPROCESSOR
-  detail::violation(Rule::Fatal, "lock busy in the uniprocessor build (held by a CPU that is gone)", this, &cpu, {});
+  detail::violation(Rule::Fatal, "lock busy in the uniprocessor build (held by a CPU that is gone)", this, &cpu,
+                    where);
 #else
-  const auto caller = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
+  // The call site is the acquire's source_location (the user's line: see smplock/lock.hpp), known
+  // by its identity; stats::snapshot() turns it back into function, file and line.
+  const std::uintptr_t caller = detail::site_id(where);
   const std::uint64_t t0 = platform::now_ns();
   const unsigned queued = waiters_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t spin_budget = detail::g_spin_budget_ns.load(std::memory_order_relaxed);

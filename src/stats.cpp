@@ -216,9 +216,21 @@ Snapshot snapshot() {
         for (const auto& [bpid, bn] : b.parents)
           if (bpid == pid) n = d::minus(n, bn);
     }
-    for (unsigned i = 0; i < d::kCallSites; ++i)
-      if (now.site_pc[i] != 0 && now.site_count[i] != 0)
-        c.call_sites.push_back(CallSite{now.site_pc[i], now.site_count[i], {}, {}, 0});
+    for (unsigned i = 0; i < d::kCallSites; ++i) {
+      if (now.site_pc[i] == 0 || now.site_count[i] == 0) continue;
+      // A site is the acquire's source_location (see Lock::wait_for_word): it names itself, no
+      // debug information needed. One line reached through an inline function that several
+      // translation units compiled has one source_location in each, so equal sites are merged.
+      const std::source_location where = d::site_of(now.site_pc[i]);
+      CallSite site{now.site_pc[i], now.site_count[i], where.function_name(), where.file_name(), where.line()};
+      auto same = std::find_if(c.call_sites.begin(), c.call_sites.end(), [&](const CallSite& o) {
+        return o.line == site.line && o.file == site.file && o.function == site.function;
+      });
+      if (same != c.call_sites.end())
+        same->count += site.count;
+      else
+        c.call_sites.push_back(std::move(site));
+    }
     std::stable_sort(c.call_sites.begin(), c.call_sites.end(),
                      [](const CallSite& a, const CallSite& b) { return a.count > b.count; });
     c.other_sites = now.other_sites;

@@ -21,6 +21,13 @@
 // std::scoped_lock(a, b) is not for these locks: it takes them in whatever order its deadlock
 // avoidance tries, retrying after failures, and taking a lower lock after a higher one breaks R1.
 // OrderedGuard sorts by level and takes each lock once, upward.
+//
+// Call sites: every acquire takes a std::source_location, defaulted where the user writes the
+// call, and the reports (crash report, contended call sites) name it. Guard, OrderedGuard,
+// ClassGuard, and std::lock_guard, std::unique_lock and std::scoped_lock of one Lock (specialised in
+// smplock/detail/std_locks.hpp) pass the user's line on; a wrapper of the program's own does the
+// same by taking `std::source_location where = std::source_location::current()` and passing it to
+// acquire() (docs/design.md, "Call sites").
 #pragma once
 
 #include <algorithm>
@@ -137,7 +144,7 @@ class Lock {
   Level acquire_slow(detail::CpuRecord& cpu, std::source_location where);
   bool try_acquire_slow(detail::CpuRecord& cpu, Level& previous, std::source_location where);
   void release_slow(detail::CpuRecord& cpu, Level previous, std::source_location where);
-  void wait_for_word(detail::CpuRecord& cpu);
+  void wait_for_word(detail::CpuRecord& cpu, std::source_location where);
   void release_word_slow(detail::CpuRecord& cpu, std::uint32_t old, Level previous, std::source_location where);
   std::uint16_t register_class();
   std::uint16_t class_or_register() {
@@ -203,8 +210,8 @@ inline constexpr std::uint64_t kHeldSameClass = 1ull << 50;
 
 // --- fast paths --------------------------------------------------------------------------------
 
-// Always inlined, in every build (-O0 and sanitizers included): the contended path names its call
-// site by its return address (stats call sites), which must land in the caller's code.
+// Always inlined, in every build (-O0 and sanitizers included), so the fast path costs the caller
+// no call. The contended path hands `where` to wait_for_word(), which counts it as the call site.
 [[gnu::always_inline]] inline Level Lock::acquire(std::source_location where) {
   detail::CpuRecord& cpu = detail::this_cpu();
   const std::uint8_t current = cpu.level.load(std::memory_order_relaxed);
@@ -218,14 +225,14 @@ inline constexpr std::uint64_t kHeldSameClass = 1ull << 50;
   // One CPU: nobody else can hold the word, so a plain store takes it. (Held by this CPU is
   // impossible here: the level check above would have sent us to the slow path.)
   if (word_.load(std::memory_order_relaxed) != 0) [[unlikely]]
-    wait_for_word(cpu);
+    wait_for_word(cpu, where);
   word_.store(cpu.tag, std::memory_order_relaxed);
 #else
   // free -> held. Acquire pairs with the release store of the previous owner's release().
   std::uint32_t expected = 0;
   if (!word_.compare_exchange_strong(expected, cpu.tag, std::memory_order_acquire,
                                      std::memory_order_relaxed)) [[unlikely]]
-    wait_for_word(cpu);
+    wait_for_word(cpu, where);
 #endif
   note_acquired(cpu, mine, static_cast<Level>(current), where);
   return static_cast<Level>(current);
@@ -356,16 +363,28 @@ class [[nodiscard]] Guard {
   const Level previous_;
 };
 
+namespace detail {
+// A guard's first lock argument, converted from Lock& where the guard is made: the conversion's
+// defaulted source_location is evaluated there, so a variadic guard (which cannot put a defaulted
+// parameter after its pack) still learns the user's line.
+struct SitedLock {
+  Lock& lock;
+  std::source_location where;
+  SitedLock(Lock& l, std::source_location w = std::source_location::current()) noexcept : lock(l), where(w) {}
+};
+}  // namespace detail
+
 // OrderedGuard: takes several locks lowest level first, releases them highest first. Two locks of
-// one level are never held together (R2), so passing two such locks crashes.
+// one level are never held together (R2), so passing two such locks crashes. Each acquire names
+// the line the guard is made on.
 template <std::size_t N>
 class [[nodiscard]] OrderedGuard {
  public:
   template <class... Locks>
-    requires(sizeof...(Locks) == N)
-  explicit OrderedGuard(Locks&... locks) : locks_{&locks...} {
+    requires(sizeof...(Locks) + 1 == N)
+  explicit OrderedGuard(detail::SitedLock first, Locks&... locks) : locks_{&first.lock, &locks...} {
     std::sort(locks_, locks_ + N, [](const Lock* a, const Lock* b) { return a->level() < b->level(); });
-    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire();
+    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire(first.where);
   }
   ~OrderedGuard() {
     for (std::size_t i = N; i-- > 0;) locks_[i]->release(previous_[i]);
@@ -377,8 +396,8 @@ class [[nodiscard]] OrderedGuard {
   Lock* locks_[N];
   Level previous_[N]{};
 };
-template <class... Locks>
-OrderedGuard(Locks&...) -> OrderedGuard<sizeof...(Locks)>;
+template <class First, class... Locks>
+OrderedGuard(First&, Locks&...) -> OrderedGuard<1 + sizeof...(Locks)>;
 
 // ClassGuard: several locks of one class (same name and level) held together, taken in address
 // order through Lock::acquire_in_class() and released highest address first. Passing locks of
@@ -387,10 +406,10 @@ template <std::size_t N>
 class [[nodiscard]] ClassGuard {
  public:
   template <class... Locks>
-    requires(sizeof...(Locks) == N)
-  explicit ClassGuard(Locks&... locks) : locks_{&locks...} {
+    requires(sizeof...(Locks) + 1 == N)
+  explicit ClassGuard(detail::SitedLock first, Locks&... locks) : locks_{&first.lock, &locks...} {
     std::sort(locks_, locks_ + N, [](const Lock* a, const Lock* b) { return std::less<const Lock*>{}(a, b); });
-    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire_in_class();
+    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire_in_class(first.where);
   }
   ~ClassGuard() {
     for (std::size_t i = N; i-- > 0;) locks_[i]->release(previous_[i]);
@@ -402,7 +421,9 @@ class [[nodiscard]] ClassGuard {
   Lock* locks_[N];
   Level previous_[N]{};
 };
-template <class... Locks>
-ClassGuard(Locks&...) -> ClassGuard<sizeof...(Locks)>;
+template <class First, class... Locks>
+ClassGuard(First&, Locks&...) -> ClassGuard<1 + sizeof...(Locks)>;
 
 }  // namespace smplock
+
+#include "smplock/detail/std_locks.hpp"  // std::lock_guard & co. of a Lock name the user's line

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <source_location>
 
@@ -63,7 +64,7 @@ inline constexpr std::uint32_t kPendingLowipl = 1u << 17;   // lowipl routines q
 //   bits 56-63  the level acquire() returned
 struct HeldEntry {
   std::uint64_t key = 0;
-  std::source_location where{};    // the acquire's call site
+  std::source_location where{};    // the acquire's call site (the user's line: see site_id below)
   std::uint32_t nest = 0;          // nested (R3) acquires not yet released; kNested while nonzero
   std::uint64_t acquired_ns = 0;   // valid only while kTimed is set
 
@@ -78,6 +79,14 @@ struct HeldEntry {
   const Lock* lock() const { return reinterpret_cast<const Lock*>(key & kAddressMask); }
   Level previous() const { return static_cast<Level>(key >> kPreviousShift); }
 };
+
+// A call site's identity, as the contended call-site table keeps it: the std::source_location's
+// one pointer, to the constant data the compiler made for that call (0: no site), and back. A site
+// is the source_location of the user's acquire (smplock/lock.hpp says how each way of taking a lock
+// passes it on), so it names itself: the reports need no stack walk and no debug information.
+static_assert(sizeof(std::source_location) == sizeof(std::uintptr_t), "a source_location is one pointer");
+inline std::uintptr_t site_id(std::source_location where) { return std::bit_cast<std::uintptr_t>(where); }
+inline std::source_location site_of(std::uintptr_t id) { return std::bit_cast<std::source_location>(id); }
 
 struct alignas(64) CpuRecord {
   // --- written by the owning CPU (and its signal handler, at higher levels) ---
