@@ -24,4 +24,18 @@ if(SMPLOCK_SANITIZE STREQUAL "" AND SMPLOCK_PYTHON3 AND TARGET smplock-cli AND T
                    /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/record/sqlite_threads.py)
   set_tests_properties(enforce_planted enforce_sysbench enforce_python_sqlite PROPERTIES LABELS enforce TIMEOUT 300
                        SKIP_RETURN_CODE 77)
+  # tests/record's planted programs (built by tests/parts/record.cmake), each held to the table of
+  # its own run: every lock kind and class origin placed again (std::mutex first use, heap, init,
+  # recursive, rwlock, C11, a forked child, 300 threads). Those with a cycle keep its classes unleveled.
+  foreach(prog heap100 recursive condwait cxx_locks c11_mtx rwlocks remade fork_held threads300 trylock_reverse
+               abba_time)
+    set(allow)
+    if(prog MATCHES "^(cxx_locks|rwlocks|abba_time)$")
+      set(allow --allow-unknown)
+    endif()
+    add_test(NAME enforce_record_${prog}
+             COMMAND ${SMPLOCK_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/enforce/check.py --smplock $<TARGET_FILE:smplock-cli>
+                     --work ${SMPLOCK_ENFORCE_WORK} --name record_${prog} --real ${allow} -- $<TARGET_FILE:record_${prog}>)
+    set_tests_properties(enforce_record_${prog} PROPERTIES LABELS enforce TIMEOUT 300 SKIP_RETURN_CODE 77)
+  endforeach()
 endif()
