@@ -129,6 +129,11 @@ def planted(args):
     if not any(by_id[e["from"]] == "inner" and by_id[e["to"]] == "outer" for e in tr["edges"]):
         fail("enforce -o: the trace lacks the edge inner -> outer")
     print("ok: enforce -o records the run (edge inner -> outer in the trace)")
+    # A file that is not a level table (here: a trace) is refused before the program runs.
+    rc, out, err = run([args.smplock, "enforce", "--levels", trace, "--", program, "safe"])
+    if rc != 2 or out or "is not a level table" not in err:
+        fail("a trace given as the table: exit %d, stdout %r, stderr %r" % (rc, out, err))
+    print("ok: a file that is not a level table is refused (exit 2, the program not run)")
     # A class the table does not know is listed at exit under --warn.
     reduced = dict(t)
     reduced["classes"] = [c for c in t["classes"] if c["name"] != "again"]
