@@ -348,12 +348,13 @@ class [[nodiscard]] LevelGuard {
 
 // --- guards --------------------------------------------------------------------------------------
 
-// Guard: acquire on construction, release on destruction.
+// Guard: acquire on construction, release on destruction. A crash in the release names the line
+// the guard was made on (a destructor has no call site of its own).
 class [[nodiscard]] Guard {
  public:
   [[gnu::always_inline]] explicit Guard(Lock& lock, std::source_location where = std::source_location::current())
-      : lock_(lock), previous_(lock.acquire(where)) {}
-  ~Guard() { lock_.release(previous_); }
+      : lock_(lock), previous_(lock.acquire(where)), where_(where) {}
+  ~Guard() { lock_.release(previous_, where_); }
   Guard(const Guard&) = delete;
   Guard& operator=(const Guard&) = delete;
   Level previous() const noexcept { return previous_; }
@@ -361,6 +362,7 @@ class [[nodiscard]] Guard {
  private:
   Lock& lock_;
   const Level previous_;
+  const std::source_location where_;
 };
 
 namespace detail {
@@ -382,12 +384,13 @@ class [[nodiscard]] OrderedGuard {
  public:
   template <class... Locks>
     requires(sizeof...(Locks) + 1 == N)
-  explicit OrderedGuard(detail::SitedLock first, Locks&... locks) : locks_{&first.lock, &locks...} {
+  explicit OrderedGuard(detail::SitedLock first, Locks&... locks)
+      : locks_{&first.lock, &locks...}, where_(first.where) {
     std::sort(locks_, locks_ + N, [](const Lock* a, const Lock* b) { return a->level() < b->level(); });
-    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire(first.where);
+    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire(where_);
   }
   ~OrderedGuard() {
-    for (std::size_t i = N; i-- > 0;) locks_[i]->release(previous_[i]);
+    for (std::size_t i = N; i-- > 0;) locks_[i]->release(previous_[i], where_);
   }
   OrderedGuard(const OrderedGuard&) = delete;
   OrderedGuard& operator=(const OrderedGuard&) = delete;
@@ -395,6 +398,7 @@ class [[nodiscard]] OrderedGuard {
  private:
   Lock* locks_[N];
   Level previous_[N]{};
+  const std::source_location where_;  // where the guard was made: its acquires' and releases' site
 };
 template <class First, class... Locks>
 OrderedGuard(First&, Locks&...) -> OrderedGuard<1 + sizeof...(Locks)>;
@@ -407,12 +411,12 @@ class [[nodiscard]] ClassGuard {
  public:
   template <class... Locks>
     requires(sizeof...(Locks) + 1 == N)
-  explicit ClassGuard(detail::SitedLock first, Locks&... locks) : locks_{&first.lock, &locks...} {
+  explicit ClassGuard(detail::SitedLock first, Locks&... locks) : locks_{&first.lock, &locks...}, where_(first.where) {
     std::sort(locks_, locks_ + N, [](const Lock* a, const Lock* b) { return std::less<const Lock*>{}(a, b); });
-    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire_in_class(first.where);
+    for (std::size_t i = 0; i < N; ++i) previous_[i] = locks_[i]->acquire_in_class(where_);
   }
   ~ClassGuard() {
-    for (std::size_t i = N; i-- > 0;) locks_[i]->release(previous_[i]);
+    for (std::size_t i = N; i-- > 0;) locks_[i]->release(previous_[i], where_);
   }
   ClassGuard(const ClassGuard&) = delete;
   ClassGuard& operator=(const ClassGuard&) = delete;
@@ -420,6 +424,7 @@ class [[nodiscard]] ClassGuard {
  private:
   Lock* locks_[N];
   Level previous_[N]{};
+  const std::source_location where_;  // where the guard was made: its acquires' and releases' site
 };
 template <class First, class... Locks>
 ClassGuard(First&, Locks&...) -> ClassGuard<1 + sizeof...(Locks)>;

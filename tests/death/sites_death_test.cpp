@@ -101,6 +101,36 @@ INSTANTIATE_TEST_SUITE_P(EachWay, Sites,
                                            via_ordered_guard, via_class_guard, via_acquire_in_class,
                                            via_user_wrapper));
 
+// A guard released from its destructor (no call site of its own) while not the top lock: the
+// report names the line the guard was made on.
+template <class G>
+int release_out_of_order(Lock& low, Lock& high, int ask) {
+  if (ask != 0) return __LINE__; auto* g = new G(low);
+  (void)high.acquire();
+  delete g;  // R4: `low` is not the top lock
+  return 0;
+}
+
+class SitesOfReleases : public ::testing::TestWithParam<Way> {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+TEST_P(SitesOfReleases, CrashReportNamesTheGuardsLine) {
+  const Way way = GetParam();
+  Lock low(Level::PS, "sites-low");
+  Lock high(Level::NP, "sites-high");
+  const std::string line = std::to_string(way(low, high, 1));
+  EXPECT_DEATH(way(low, high, 0), "R4 release the top lock[^\n]*\n  at +[^\n]*sites_death_test\\.cpp:" + line + " in ");
+}
+
+INSTANTIATE_TEST_SUITE_P(EachGuard, SitesOfReleases,
+                         ::testing::Values(release_out_of_order<Guard>, release_out_of_order<std::lock_guard<Lock>>,
+                                           release_out_of_order<std::scoped_lock<Lock>>,
+                                           release_out_of_order<std::unique_lock<Lock>>,
+                                           release_out_of_order<OrderedGuard<1>>,
+                                           release_out_of_order<ClassGuard<1>>));
+
 }  // namespace
 }  // namespace smplock
 

@@ -7,7 +7,8 @@
 // unique_lock.h, mutex). These specialisations take the site as a defaulted constructor argument,
 // which is evaluated where the user writes `std::lock_guard g(lock);`, and pass it on. Their
 // interface is the standard one (the standard allows specialising its templates for a
-// program-defined type); only the defaulted `where` is added. Included by smplock/lock.hpp.
+// program-defined type); only the defaulted `where` is added. A release from a destructor, which has
+// no call site of its own, names the line the lock was taken on. Included by smplock/lock.hpp.
 #pragma once
 
 #include <mutex>
@@ -22,16 +23,17 @@ class lock_guard<smplock::Lock> {
   using mutex_type = smplock::Lock;
   [[gnu::always_inline]] explicit lock_guard(mutex_type& m,
                                              std::source_location where = std::source_location::current())
-      : m_(m) {
+      : m_(m), where_(where) {
     m_.lock(where);
   }
   lock_guard(mutex_type& m, adopt_lock_t) noexcept : m_(m) {}
-  ~lock_guard() { m_.unlock(); }
+  ~lock_guard() { m_.unlock(where_); }
   lock_guard(const lock_guard&) = delete;
   lock_guard& operator=(const lock_guard&) = delete;
 
  private:
   mutex_type& m_;
+  std::source_location where_{};
 };
 
 template <>
@@ -40,16 +42,17 @@ class scoped_lock<smplock::Lock> {
   using mutex_type = smplock::Lock;
   [[gnu::always_inline]] explicit scoped_lock(mutex_type& m,
                                               std::source_location where = std::source_location::current())
-      : m_(m) {
+      : m_(m), where_(where) {
     m_.lock(where);
   }
   explicit scoped_lock(adopt_lock_t, mutex_type& m) noexcept : m_(m) {}
-  ~scoped_lock() { m_.unlock(); }
+  ~scoped_lock() { m_.unlock(where_); }
   scoped_lock(const scoped_lock&) = delete;
   scoped_lock& operator=(const scoped_lock&) = delete;
 
  private:
   mutex_type& m_;
+  std::source_location where_{};
 };
 
 template <>
@@ -60,24 +63,26 @@ class unique_lock<smplock::Lock> {
   unique_lock() noexcept = default;
   [[gnu::always_inline]] explicit unique_lock(mutex_type& m,
                                               std::source_location where = std::source_location::current())
-      : m_(&m) {
+      : m_(&m), where_(where) {
     m_->lock(where);
     owns_ = true;
   }
   unique_lock(mutex_type& m, defer_lock_t) noexcept : m_(&m) {}
   unique_lock(mutex_type& m, try_to_lock_t, std::source_location where = std::source_location::current())
-      : m_(&m), owns_(m.try_lock(where)) {}
+      : m_(&m), owns_(m.try_lock(where)), where_(where) {}
   unique_lock(mutex_type& m, adopt_lock_t) noexcept : m_(&m), owns_(true) {}
   ~unique_lock() {
-    if (owns_) m_->unlock();
+    if (owns_) m_->unlock(where_);
   }
   unique_lock(const unique_lock&) = delete;
   unique_lock& operator=(const unique_lock&) = delete;
-  unique_lock(unique_lock&& u) noexcept : m_(std::exchange(u.m_, nullptr)), owns_(std::exchange(u.owns_, false)) {}
+  unique_lock(unique_lock&& u) noexcept
+      : m_(std::exchange(u.m_, nullptr)), owns_(std::exchange(u.owns_, false)), where_(u.where_) {}
   unique_lock& operator=(unique_lock&& u) noexcept {
-    if (owns_) m_->unlock();
+    if (owns_) m_->unlock(where_);
     m_ = std::exchange(u.m_, nullptr);
     owns_ = std::exchange(u.owns_, false);
+    where_ = u.where_;
     return *this;
   }
 
@@ -86,20 +91,23 @@ class unique_lock<smplock::Lock> {
     check_lockable();
     m_->lock(where);
     owns_ = true;
+    where_ = where;
   }
   bool try_lock(std::source_location where = std::source_location::current()) {
     check_lockable();
     owns_ = m_->try_lock(where);
+    where_ = where;
     return owns_;
   }
-  void unlock() {
+  void unlock(std::source_location where = std::source_location::current()) {
     if (!owns_) throw system_error(make_error_code(errc::operation_not_permitted));
-    m_->unlock();
+    m_->unlock(where);
     owns_ = false;
   }
   void swap(unique_lock& u) noexcept {
     std::swap(m_, u.m_);
     std::swap(owns_, u.owns_);
+    std::swap(where_, u.where_);
   }
   mutex_type* release() noexcept {
     owns_ = false;
@@ -117,6 +125,7 @@ class unique_lock<smplock::Lock> {
 
   mutex_type* m_ = nullptr;
   bool owns_ = false;
+  std::source_location where_{};  // where it was last locked: the destructor's release names it
 };
 
 }  // namespace std
