@@ -57,7 +57,11 @@ const json& array_field(const json& obj, const char* key, const std::string& pat
 Counters read_counters(const json& obj, const std::string& path) {
   Counters c;
   const json& j = field(obj, "counters", path);
-  for (const CounterInfo& info : kCounters) c.*info.member = unsigned_field(j, info.key, path + ".counters");
+  for (const CounterInfo& info : kCounters) {
+    // same_class came after version 1's first files: a file written before it has none, which is 0.
+    if (std::string_view(info.key) == "same_class" && j.is_object() && !j.contains(info.key)) continue;
+    c.*info.member = unsigned_field(j, info.key, path + ".counters");
+  }
   return c;
 }
 

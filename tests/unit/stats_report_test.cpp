@@ -128,6 +128,18 @@ TEST(StatsReport, JsonRoundTrip) {
   EXPECT_EQ(from_json(to_json(empty)), empty);
 }
 
+// A file written before the same_class counter existed (same schema version) still reads, with 0.
+TEST(StatsReport, JsonWithoutSameClassCounterReadsAsZero) {
+  Snapshot s = fixed_snapshot();
+  for (ClassStats& c : s.classes) c.counters.same_class = 0;
+  for (LevelStats& l : s.levels) l.counters.same_class = 0;
+  nlohmann::json j = nlohmann::json::parse(to_json(s));
+  for (auto& c : j["classes"]) c["counters"].erase("same_class");
+  for (auto& l : j["levels"]) l["counters"].erase("same_class");
+  ASSERT_FALSE(j["classes"].empty());
+  EXPECT_EQ(from_json(j.dump()), s);
+}
+
 // The schema: exactly these keys at each place, and each one explained in docs/stats.md.
 TEST(StatsReport, JsonSchema) {
   const nlohmann::json j = nlohmann::json::parse(to_json(fixed_snapshot()));
