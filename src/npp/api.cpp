@@ -39,16 +39,17 @@ std::size_t good_size(std::size_t size) noexcept {
 
 Pool::Pool(Level level, const char* name, std::size_t reserve_bytes) : state_(nullptr) {
   if (level <= Level::Softint)
+    // No source location (the constructor takes none): the report names the caller's frames
+    // rather than this file's line (docs/design.md, "Call sites").
     smplock::detail::violation(Rule::Fatal, "npp::Pool made at a level no caller can be below", nullptr,
-                               smplock::detail::this_cpu_if_attached(), std::source_location::current(), "level",
-                               to_int(level));
+                               smplock::detail::this_cpu_if_attached(), {}, "level", to_int(level));
   state_ = new PoolState(level, name, reserve_bytes);
   for (auto& slot : detail::g_pools) {
     PoolState* expected = nullptr;
     if (slot.compare_exchange_strong(expected, state_, std::memory_order_acq_rel)) return;
   }
   smplock::detail::violation(Rule::Fatal, "npp: more than 64 pools alive at once", nullptr,
-                             smplock::detail::this_cpu_if_attached(), std::source_location::current());
+                             smplock::detail::this_cpu_if_attached(), {});
 }
 
 Pool::~Pool() {

@@ -146,6 +146,28 @@ __attribute__((noinline)) void destroy_a_held_lock() {
 }
 }  // namespace sites_user
 
+// What free() and malloc() of the drop-in allocator (libsmplock-malloc.so) call (src/npp/pool.hpp).
+namespace smplock::npp::detail {
+void* c_malloc(std::size_t size);
+void c_free(void* p);
+}  // namespace smplock::npp::detail
+
+namespace sites_user {
+__attribute__((noinline)) void free_twice() {
+  void* p = smplock::npp::detail::c_malloc(64);
+  smplock::npp::detail::c_free(p);
+  smplock::npp::detail::c_free(p);  // a double free through C free(): no source location
+  asm volatile("" ::: "memory");    // not a tail call: this frame stays on the stack
+}
+}  // namespace sites_user
+
+TEST(SitesWithoutLocation, PoolDoubleFreeThroughCFreeNamesTheCallersFrame) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(sites_user::free_twice(),
+               "npp: double free[^\n]*\n  at +\\(no source location\\)\n"
+               "  called from (.|\n)*\\(_ZN10sites_user10free_twiceEv\\+0x");
+}
+
 TEST(SitesWithoutLocation, CrashReportNamesTheCallersFrame) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(sites_user::destroy_a_held_lock(),
