@@ -6,10 +6,7 @@
 // one dladdr and no symbol table (docs/enforce.md). The program's output and exit status are its
 // own; a violation aborts it (SIGABRT, passed on) after a report on stderr, or with --warn is
 // reported once and the program carries on. With -o the run is recorded as by `smplock record`.
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,20 +23,14 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "launch.hpp"
 #include "record_finish.hpp"
-
-#ifndef SMPLOCK_INSTALL_LIBDIR
-#define SMPLOCK_INSTALL_LIBDIR "lib"
-#endif
-#ifndef SMPLOCK_INSTALL_FULL_LIBDIR
-#define SMPLOCK_INSTALL_FULL_LIBDIR "/usr/local/lib"
-#endif
 
 namespace smplock::tools {
 namespace {
 
 using json = nlohmann::json;
-constexpr const char* kLibrary = "libsmplock-record.so";
+constexpr const char* kWho = "smplock enforce";
 
 struct EnforceArgs {
   std::string levels;
@@ -50,26 +41,8 @@ struct EnforceArgs {
 };
 
 [[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "smplock enforce: %s\n", what.c_str());
+  std::fprintf(stderr, "%s: %s\n", kWho, what.c_str());
   std::exit(2);
-}
-
-// The interposer, found as `smplock record` finds it: $SMPLOCK_RECORD_LIB, beside this program, in
-// the install's library directory.
-std::string find_library() {
-  if (const char* env = std::getenv("SMPLOCK_RECORD_LIB"); env != nullptr && *env != 0) return env;
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  std::vector<std::filesystem::path> candidates;
-  if (!ec) {
-    const auto dir = exe.parent_path();
-    candidates = {dir / kLibrary, dir.parent_path() / kLibrary, dir.parent_path() / SMPLOCK_INSTALL_LIBDIR / kLibrary};
-  }
-  candidates.emplace_back(std::filesystem::path(SMPLOCK_INSTALL_FULL_LIBDIR) / kLibrary);
-  for (const auto& c : candidates) {
-    if (std::filesystem::is_regular_file(c, ec)) return std::filesystem::absolute(c, ec).string();
-  }
-  fail(std::string("cannot find ") + kLibrary + " (set SMPLOCK_RECORD_LIB to its path)");
 }
 
 std::string base_name(const std::string& p) {
@@ -129,19 +102,12 @@ std::string interposer_table(const json& table, const EnforceArgs& args) {
   return out;
 }
 
+// Runs the program under the interposer in enforce mode (and recording, with -o); returns its wait
+// status.
 int run_program(const std::vector<std::string>& command, const EnforceArgs& args, const std::string& tab,
                 const std::string& frames, const std::string& out, const std::string& list) {
-  const std::string library = find_library();
-  std::string preload = library;
-  if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != 0) preload = std::string(old) + ":" + library;
-  std::vector<char*> argv;
-  for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::fflush(nullptr);
-  const pid_t child = fork();
-  if (child < 0) fail(std::string("cannot fork: ") + std::strerror(errno));
-  if (child == 0) {
-    setenv("LD_PRELOAD", preload.c_str(), 1);
+  const std::string library = launch::find_interposer(kWho);
+  return launch::run_preloaded(kWho, library, command, [&] {
     setenv("SMPLOCK_ENFORCE", tab.c_str(), 1);
     setenv("SMPLOCK_ENFORCE_ROOT", std::to_string(getpid()).c_str(), 1);
     setenv("SMPLOCK_ENFORCE_FRAMES", frames.c_str(), 1);
@@ -154,23 +120,7 @@ int run_program(const std::vector<std::string>& command, const EnforceArgs& args
     } else {
       unsetenv("SMPLOCK_RECORD_OUT");  // enforce only: no edges, no trace
     }
-    execvp(argv[0], argv.data());
-    const int err = errno;
-    std::fprintf(stderr, "smplock enforce: cannot run '%s': %s\n", argv[0], std::strerror(err));
-    _exit(err == ENOENT ? 127 : 126);
-  }
-  struct sigaction ignore {}, old_int {}, old_quit {};
-  ignore.sa_handler = SIG_IGN;
-  sigemptyset(&ignore.sa_mask);
-  sigaction(SIGINT, &ignore, &old_int);
-  sigaction(SIGQUIT, &ignore, &old_quit);
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) fail(std::string("cannot wait for the program: ") + std::strerror(errno));
-  }
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGQUIT, &old_quit, nullptr);
-  return status;
+  });
 }
 
 void finish_traces(const std::string& list, const EnforceArgs& args) {
@@ -238,24 +188,6 @@ void name_reports(const std::string& frames) {
   std::fputs(text.c_str(), stderr);
 }
 
-// The program's death or exit code, as its own.
-[[noreturn]] void pass_on(int status) {
-  std::fflush(nullptr);
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    rlimit no_core{0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    signal(sig, SIG_DFL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    sigprocmask(SIG_UNBLOCK, &set, nullptr);
-    raise(sig);
-    std::_Exit(128 + sig);
-  }
-  std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-}
-
 void run(const EnforceArgs& args, const std::vector<std::string>& rest) {
   if (rest.empty()) fail("no program to run (smplock enforce --levels TABLE.json [--warn] [-o TRACE] [--] PROGRAM [ARGS...])");
   json table;
@@ -288,7 +220,7 @@ void run(const EnforceArgs& args, const std::vector<std::string>& rest) {
   std::remove(tab.c_str());
   name_reports(frames);
   if (!out.empty()) finish_traces(list, args);
-  pass_on(status);
+  launch::pass_on(status);
 }
 
 }  // namespace

@@ -4,16 +4,11 @@
 // its own (this command writes to stderr only, and only with -v), and its exit status is passed on:
 // an exit code as the same code, a death by signal as the same signal raised again.
 // `smplock record --finish RAW...` finishes raw traces left by a run without the command.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -24,19 +19,13 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "launch.hpp"
 #include "record_finish.hpp"
-
-#ifndef SMPLOCK_INSTALL_LIBDIR
-#define SMPLOCK_INSTALL_LIBDIR "lib"
-#endif
-#ifndef SMPLOCK_INSTALL_FULL_LIBDIR
-#define SMPLOCK_INSTALL_FULL_LIBDIR "/usr/local/lib"
-#endif
 
 namespace smplock::tools {
 namespace {
 
-constexpr const char* kLibrary = "libsmplock-record.so";
+constexpr const char* kWho = "smplock record";
 
 struct RecordArgs {
   std::string out = "smplock-trace.json";
@@ -46,63 +35,8 @@ struct RecordArgs {
 };
 
 [[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "smplock record: %s\n", what.c_str());
+  std::fprintf(stderr, "%s: %s\n", kWho, what.c_str());
   std::exit(2);
-}
-
-// The interposer: $SMPLOCK_RECORD_LIB, else beside this program (the build tree keeps it one level
-// up, an install in ../lib), else the install's library directory.
-std::string find_library() {
-  if (const char* env = std::getenv("SMPLOCK_RECORD_LIB"); env != nullptr && *env != 0) return env;
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  std::vector<std::filesystem::path> candidates;
-  if (!ec) {
-    const auto dir = exe.parent_path();
-    candidates = {dir / kLibrary, dir.parent_path() / kLibrary, dir.parent_path() / SMPLOCK_INSTALL_LIBDIR / kLibrary};
-  }
-  candidates.emplace_back(std::filesystem::path(SMPLOCK_INSTALL_FULL_LIBDIR) / kLibrary);
-  for (const auto& c : candidates) {
-    if (std::filesystem::is_regular_file(c, ec)) return std::filesystem::absolute(c, ec).string();
-  }
-  fail(std::string("cannot find ") + kLibrary + " (looked beside the smplock program and in " +
-       SMPLOCK_INSTALL_FULL_LIBDIR + "; set SMPLOCK_RECORD_LIB to its path)");
-}
-
-// Runs the program; returns its wait status.
-int run_program(const std::vector<std::string>& command, const std::string& library, const std::string& out,
-                const std::string& list) {
-  std::string preload = library;
-  if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != 0) preload = std::string(old) + ":" + library;
-  std::vector<char*> argv;
-  for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::fflush(nullptr);
-  const pid_t child = fork();
-  if (child < 0) fail(std::string("cannot fork: ") + std::strerror(errno));
-  if (child == 0) {
-    setenv("LD_PRELOAD", preload.c_str(), 1);
-    setenv("SMPLOCK_RECORD_OUT", out.c_str(), 1);
-    setenv("SMPLOCK_RECORD_LIST", list.c_str(), 1);
-    setenv("SMPLOCK_RECORD_ROOT", std::to_string(getpid()).c_str(), 1);
-    execvp(argv[0], argv.data());
-    const int err = errno;
-    std::fprintf(stderr, "smplock record: cannot run '%s': %s\n", argv[0], std::strerror(err));
-    _exit(err == ENOENT ? 127 : 126);
-  }
-  // Like system(): a ^C or ^\ is for the program, which decides what it does with it.
-  struct sigaction ignore {}, old_int {}, old_quit {};
-  ignore.sa_handler = SIG_IGN;
-  sigemptyset(&ignore.sa_mask);
-  sigaction(SIGINT, &ignore, &old_int);
-  sigaction(SIGQUIT, &ignore, &old_quit);
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) fail(std::string("cannot wait for the program: ") + std::strerror(errno));
-  }
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGQUIT, &old_quit, nullptr);
-  return status;
 }
 
 // The traces the processes wrote, from the list they appended to (then removed).
@@ -133,24 +67,6 @@ void finish_all(const std::vector<std::string>& paths, const RecordArgs& args) {
   }
 }
 
-[[noreturn]] void pass_on(int status) {
-  std::fflush(nullptr);
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    // The same death, without a second core file from this process.
-    rlimit no_core{0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    signal(sig, SIG_DFL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    sigprocmask(SIG_UNBLOCK, &set, nullptr);
-    raise(sig);
-    std::_Exit(128 + sig);
-  }
-  std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-}
-
 void run(const RecordArgs& args, const std::vector<std::string>& rest) {
   if (args.finish_only) {
     if (rest.empty()) fail("--finish needs the raw trace files to finish");
@@ -170,8 +86,12 @@ void run(const RecordArgs& args, const std::vector<std::string>& rest) {
   const std::string out = std::filesystem::absolute(args.out, ec).string();
   const std::string list = out + ".list";
   std::remove(list.c_str());
-  const std::string library = find_library();
-  const int status = run_program(rest, library, out, list);
+  const std::string library = launch::find_interposer(kWho);
+  const int status = launch::run_preloaded(kWho, library, rest, [&] {
+    setenv("SMPLOCK_RECORD_OUT", out.c_str(), 1);
+    setenv("SMPLOCK_RECORD_LIST", list.c_str(), 1);
+    setenv("SMPLOCK_RECORD_ROOT", std::to_string(getpid()).c_str(), 1);
+  });
   const std::vector<std::string> traces = written_traces(list);
   if (traces.empty() && args.verbose) {
     std::fprintf(stderr,
@@ -179,7 +99,7 @@ void run(const RecordArgs& args, const std::vector<std::string>& rest) {
                  "none; a statically linked program cannot be recorded)\n");
   }
   finish_all(traces, args);
-  pass_on(status);
+  launch::pass_on(status);
 }
 
 }  // namespace
