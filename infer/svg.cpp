@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "internal.hpp"
+#include "smplock/detail/svg_util.hpp"
 
 namespace smplock::infer {
 namespace {
@@ -29,21 +30,7 @@ constexpr const char* kBlue = "#1f77b4";
 constexpr const char* kGrey = "#555555";
 constexpr const char* kLight = "#aaaaaa";
 
-std::string escape(std::string_view in) {
-  std::string out;
-  for (const char ch : in) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        if (static_cast<unsigned char>(ch) >= 0x20 || ch == '\t') out += ch;  // XML 1.0 text
-    }
-  }
-  return out;
-}
+using svg_util::escape;
 
 std::string shorten(const std::string& s, std::size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "~"; }
 
@@ -222,29 +209,19 @@ std::string to_svg(const Graph& g, const Result& r) {
          fmt::format("{} {}", l != nullptr ? detail::hex_level(l->level) : std::string("no level"), c.kind), "middle");
   }
 
-  std::string svg = fmt::format(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\">\n"
-      "<style>\n"
-      "text {{ font-family: sans-serif; font-size: 12px; fill: #222; }}\n"
-      ".title {{ font-size: 20px; font-weight: bold; }}\n"
-      ".note {{ fill: #555; }}\n"
-      ".level {{ font-size: 14px; font-weight: bold; fill: {2}; }}\n"
-      ".bad {{ font-size: 13px; font-weight: bold; fill: {3}; }}\n"
-      ".name {{ font-weight: bold; font-size: 11.5px; }}\n"
-      ".small {{ font-size: 11px; fill: #444; }}\n"
-      "</style>\n"
-      "<defs>\n",
-      width, height, kBlue, kRed);
+  std::string defs;
   for (const auto& [id, colour] : {std::pair{"grey", kGrey}, std::pair{"red", kRed}, std::pair{"light", kLight}})
-    svg += fmt::format(
+    defs += fmt::format(
         "<marker id=\"arrow-{}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"11\" markerHeight=\"11\" "
         "markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"{}\"/></marker>\n",
         id, colour);
-  svg += "</defs>\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
-  svg += body;
-  svg += "</svg>\n";
-  return svg;
+  return svg_util::document(width, height,
+                            fmt::format(".level {{ font-size: 14px; font-weight: bold; fill: {}; }}\n"
+                                        ".bad {{ font-size: 13px; font-weight: bold; fill: {}; }}\n"
+                                        ".name {{ font-weight: bold; font-size: 11.5px; }}\n"
+                                        ".small {{ font-size: 11px; fill: #444; }}\n",
+                                        kBlue, kRed),
+                            body, defs);
 }
 
 }  // namespace smplock::infer

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "smplock/detail/svg_util.hpp"
 #include "smplock/pound_story.hpp"
 
 namespace smplock::pound {
@@ -23,20 +24,7 @@ constexpr const char* kOver = "#d62728";
 constexpr const char* kUnder = "#1f77b4";
 constexpr const char* kThroughput = "#4c72b0";
 
-std::string escape(std::string_view in) {
-  std::string out;
-  for (const char ch : in) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default:
-        if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
-    }
-  }
-  return out;
-}
+using svg_util::escape;
 
 std::string percent(double p) {
   if (p >= 9.995) return fmt::format("{:.1f}%", p);
@@ -272,28 +260,18 @@ std::string story_svg(const Story& s) {
   }
   const int height = static_cast<int>(y + 24);
 
-  std::string svg = fmt::format(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\">\n"
-      "<style>\n"
-      "text {{ font-family: sans-serif; font-size: 12px; fill: #222; }}\n"
-      ".title {{ font-size: 20px; font-weight: bold; }}\n"
-      ".head {{ font-size: 15px; font-weight: bold; }}\n"
-      ".step {{ font-weight: bold; }}\n"
-      ".note {{ fill: #555; }}\n"
-      ".axis {{ fill: #555; font-size: 11px; }}\n"
-      ".small {{ font-size: 10px; }}\n"
-      ".tiny {{ font-size: 9px; fill: #777; }}\n"
-      ".slice {{ font-size: 10px; fill: #fff; }}\n"
-      ".value {{ paint-order: stroke; stroke: #fff; stroke-width: 3px; }}\n"
-      ".budget, .over {{ fill: {2}; font-weight: bold; }}\n"
-      ".good {{ fill: #2ca02c; font-weight: bold; }}\n"
-      "</style>\n"
-      "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n",
-      kWidth, height, kBudget);
-  svg += g.body;
-  svg += "</svg>\n";
-  return svg;
+  return svg_util::document(kWidth, height,
+                            fmt::format(".head {{ font-size: 15px; font-weight: bold; }}\n"
+                                        ".step {{ font-weight: bold; }}\n"
+                                        ".axis {{ fill: #555; font-size: 11px; }}\n"
+                                        ".small {{ font-size: 10px; }}\n"
+                                        ".tiny {{ font-size: 9px; fill: #777; }}\n"
+                                        ".slice {{ font-size: 10px; fill: #fff; }}\n"
+                                        ".value {{ paint-order: stroke; stroke: #fff; stroke-width: 3px; }}\n"
+                                        ".budget, .over {{ fill: {}; font-weight: bold; }}\n"
+                                        ".good {{ fill: #2ca02c; font-weight: bold; }}\n",
+                                        kBudget),
+                            g.body);
 }
 
 }  // namespace smplock::pound

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "smplock/detail/svg_util.hpp"
 #include "smplock/report.hpp"
 
 namespace smplock::stats {
@@ -23,22 +24,7 @@ constexpr const char* kUnder = "#1f77b4";   // within budget
 constexpr const char* kWait = "#ff7f0e";
 constexpr const char* kHold = "#2ca02c";
 
-std::string escape(std::string_view in) {
-  std::string out;
-  for (const char ch : in) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // Control characters are not allowed in XML 1.0 text.
-        if (static_cast<unsigned char>(ch) >= 0x20 || ch == '\t') out += ch;
-    }
-  }
-  return out;
-}
+using svg_util::escape;
 
 std::string class_label(const ClassStats& c) {
   std::string name = c.name.size() > 24 ? c.name.substr(0, 23) + "~" : c.name;
@@ -133,22 +119,12 @@ int draw(const Snapshot& s, const ReportOptions& options, std::string_view title
 }
 
 std::string document(int height, const std::string& body) {
-  std::string svg = fmt::format(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\">\n"
-      "<style>\n"
-      "text {{ font-family: sans-serif; font-size: 12px; fill: #222; }}\n"
-      ".title {{ font-size: 20px; font-weight: bold; }}\n"
-      ".head {{ font-size: 15px; font-weight: bold; }}\n"
-      ".note {{ fill: #555; }}\n"
-      ".value {{ paint-order: stroke; stroke: #fff; stroke-width: 3px; }}\n"
-      ".budget, .over {{ fill: {2}; font-weight: bold; }}\n"
-      "</style>\n"
-      "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n",
-      kWidth, height, kOver);
-  svg += body;
-  svg += "</svg>\n";
-  return svg;
+  return svg_util::document(kWidth, height,
+                            fmt::format(".head {{ font-size: 15px; font-weight: bold; }}\n"
+                                        ".value {{ paint-order: stroke; stroke: #fff; stroke-width: 3px; }}\n"
+                                        ".budget, .over {{ fill: {}; font-weight: bold; }}\n",
+                                        kOver),
+                            body);
 }
 
 }  // namespace

@@ -21,6 +21,9 @@ add_library(smplock::infer ALIAS smplock_infer)
 target_include_directories(smplock_infer PUBLIC
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/infer/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_compile_features(smplock_infer PUBLIC cxx_std_20)
+# The SVG helpers the pictures share (smplock/detail/svg_util.hpp, beside the report's header):
+# header-only and never installed, so this needs no link to smplock::report.
+target_include_directories(smplock_infer PRIVATE ${PROJECT_SOURCE_DIR}/report/include)
 target_compile_options(smplock_infer PRIVATE -Wall -Wextra -Wpedantic)
 target_link_libraries(smplock_infer PRIVATE nlohmann_json::nlohmann_json fmt::fmt)
 set_target_properties(smplock_infer PROPERTIES EXPORT_NAME infer)

@@ -25,6 +25,9 @@ add_library(smplock::pound ALIAS smplock_pound)
 target_include_directories(smplock_pound
   PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/pound/include>
   PRIVATE ${PROJECT_SOURCE_DIR}/pound)
+# The SVG helpers the pictures share (smplock/detail/svg_util.hpp, beside the report's header):
+# header-only and never installed, so this needs no link to smplock::report.
+target_include_directories(smplock_pound PRIVATE ${PROJECT_SOURCE_DIR}/report/include)
 target_compile_options(smplock_pound PRIVATE -Wall -Wextra -Wpedantic)
 target_link_libraries(smplock_pound PUBLIC smplock::smplock PRIVATE fmt::fmt nlohmann_json::nlohmann_json)
 # ozone's pool is smplock::npp when the pool part is in the tree; without it ozone falls back to
