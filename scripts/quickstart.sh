@@ -2,7 +2,7 @@
 # The main job from nothing: install what is missing (only what running needs: no test or
 # benchmark libraries), build the library, the report library, the malloc shim and the command
 # (everything `cmake --install build` installs), then run `smplock pound` on its defaults (all
-# cores, a few seconds, all three lock sets).
+# cores, the five steps of the story in interleaved rounds, about 11 seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
