@@ -130,6 +130,7 @@ TEST(PoundRun, ThreadsStepSplitsThreadStateButNotTheCache) {
 }
 
 TEST(PoundRun, KernelOnlyLoadBalancesAndWaitsAreSampledOrNot) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   // --user-ns 0 (no user mode between calls) and the wait sampler off: the model still balances.
   smplock::pound::Config c;
   c.cpus = 2;
