@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "digits.hpp"
 #include "state.hpp"
 
 namespace smplock::record {
@@ -50,23 +51,14 @@ class Err {
     while (*s != 0 && len_ < sizeof buf_) buf_[len_++] = *s++;
   }
   void num(std::uint64_t v) {
-    char tmp[24];
-    int i = 24;
-    do {
-      tmp[--i] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
-    for (; i < 24 && len_ < sizeof buf_; ++i) buf_[len_++] = tmp[i];
+    char tmp[kDigitsCap];
+    for (int i = dec_digits(v, tmp); i < kDigitsCap && len_ < sizeof buf_; ++i) buf_[len_++] = tmp[i];
   }
   void hex(std::uint64_t v) {
-    char tmp[20];
-    int i = 20;
-    do {
-      tmp[--i] = "0123456789abcdef"[v & 15];
-      v >>= 4;
-    } while (v != 0);
+    char tmp[kDigitsCap];
+    int i = hex_digits(v, tmp);
     put("0x");
-    for (; i < 20 && len_ < sizeof buf_; ++i) buf_[len_++] = tmp[i];
+    for (; i < kDigitsCap && len_ < sizeof buf_; ++i) buf_[len_++] = tmp[i];
   }
   void flush(int fd = 2) {
     const char* p = buf_;

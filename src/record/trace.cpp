@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "digits.hpp"
 #include "state.hpp"
 
 namespace smplock::record {
@@ -35,13 +36,9 @@ class Out {
   }
   void put(const char* s) { put(s, std::strlen(s)); }
   void num(std::uint64_t v) {
-    char tmp[24];
-    int i = 24;
-    do {
-      tmp[--i] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
-    put(tmp + i, static_cast<std::size_t>(24 - i));
+    char tmp[kDigitsCap];
+    const int i = dec_digits(v, tmp);
+    put(tmp + i, static_cast<std::size_t>(kDigitsCap - i));
   }
   void snum(std::int64_t v) {
     if (v < 0) {
@@ -52,14 +49,10 @@ class Out {
     }
   }
   void hex(std::uint64_t v) {
-    char tmp[20];
-    int i = 20;
-    do {
-      tmp[--i] = "0123456789abcdef"[v & 15];
-      v >>= 4;
-    } while (v != 0);
+    char tmp[kDigitsCap];
+    const int i = hex_digits(v, tmp);
     put("\"0x");
-    put(tmp + i, static_cast<std::size_t>(20 - i));
+    put(tmp + i, static_cast<std::size_t>(kDigitsCap - i));
     put("\"");
   }
   void str(const char* s, std::size_t n) {
