@@ -198,6 +198,7 @@ Result run_kernel(const Config& config, const Progress& progress) {
   std::chrono::steady_clock::time_point t0, t1;
   std::barrier<> sync(static_cast<std::ptrdiff_t>(config.cpus));
   std::unique_ptr<WaitSampler> sampler;
+  PoolFigures pool_at_start;
 
   auto worker = [&](unsigned n) {
     if (n == 0) {
@@ -218,10 +219,14 @@ Result run_kernel(const Config& config, const Progress& progress) {
     if (pthread_getcpuclockid(pthread_self(), &c.clock) == 0) c.clock_ready.store(true, std::memory_order_release);
     t_lock_trace = &c.trace;
     sync.arrive_and_wait();
+    // The window opens while every CPU waits at the next barrier: the statistics and the pool's
+    // figures start from the same instant, so what the run reports is exactly what the CPUs did
+    // between this barrier and the one after cpu_main (setup and registration fall outside it).
     std::thread timer;
     if (n == 0) {
       irq::reset_line_stats();
       stats::reset();
+      pool_at_start = k.pool->figures();
       if (config.sample_waits) sampler = std::make_unique<WaitSampler>(k.cpus);
       timer = std::thread([&k, hz = config.timer_hz, s = sampler.get()] {
         const auto period = std::chrono::nanoseconds(1'000'000'000 / std::max(1u, hz));
@@ -236,6 +241,7 @@ Result run_kernel(const Config& config, const Progress& progress) {
       t0 = std::chrono::steady_clock::now();
       started.store(true, std::memory_order_release);
     }
+    sync.arrive_and_wait();
     const double cpu0 = thread_cpu_seconds();
     const double delay0 = thread_run_delay_seconds();
     const std::uint64_t switches0 = thread_involuntary_switches();
@@ -269,6 +275,9 @@ Result run_kernel(const Config& config, const Progress& progress) {
         r.packets += cpu->packets.load(std::memory_order_relaxed);
       }
       r.pool = k.pool->figures();
+      r.pool.mallocs -= pool_at_start.mallocs;
+      r.pool.frees -= pool_at_start.frees;
+      r.pool.lock_acquisitions -= pool_at_start.lock_acquisitions;
       r.user_ns = config.user_ns;
       double delay = 0;
       for (auto& cpu : k.cpus) {

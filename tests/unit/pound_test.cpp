@@ -83,16 +83,13 @@ TEST(PoundRun, CoarseBalancesWithOneThreadStateLockAndALockedPool) {
   for (const char* n : {"PS", "TF", "EV", "TP", "TC", "CP", "GIANT"}) EXPECT_FALSE(names.count(n)) << n;
   // Every allocation and free took the NP lock (the pool's own count, exact).
   EXPECT_EQ(r.pool.lock_acquisitions, r.pool.mallocs + r.pool.frees);
-  // The statistics saw those acquisitions as the NP class, and nothing else as NP (only the pool
-  // takes that lock). The snapshot's window is inside the pool's life, so it holds at most the
-  // pool's count; how much less is not a property of the lock set: the window opens when CPU 0
-  // resets the statistics, after the barrier that lets every CPU start, so setup's allocations and
-  // whatever the other CPUs did before CPU 0 got its processor back fall outside it (92.5% of the
-  // pool's calls on a loaded machine, against a 95% this test once asked for).
+  // The statistics saw exactly those acquisitions as the NP class (only the pool takes that lock),
+  // because the statistics and the pool's figures cover the same window: both start while every
+  // CPU waits at a barrier and end after every CPU has stopped.
   const auto* np = r.snapshot.find("NP", Level::NP);
   ASSERT_NE(np, nullptr);
   EXPECT_GT(np->counters.acquisitions, 0u);
-  EXPECT_LE(np->counters.acquisitions, r.pool.lock_acquisitions);
+  EXPECT_EQ(np->counters.acquisitions, r.pool.lock_acquisitions);
 }
 
 TEST(PoundRun, OzoneBalancesWithTheFinalTable) {
