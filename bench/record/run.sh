@@ -4,6 +4,7 @@
 # Helgrind, on the same runs.
 #   bench/record/run.sh BUILD_DIR OUT_DIR        (SKIP_HELGRIND=1: without Helgrind)
 # Needs hyperfine, sysbench, valgrind, libclang-rt-14-dev (scripts/deps.sh --test).
+# The Google Benchmark loop (1 and 2 threads, the same five ways) is bench/record/gbench.sh.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 out=$(mkdir -p "$2" && cd "$2" && pwd)
