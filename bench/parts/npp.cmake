@@ -17,3 +17,14 @@ if(SMPLOCK_BUILD_TESTS)
   add_test(NAME bench_smoke_npp_callgrind COMMAND bench_npp_callgrind npp 64 1000)
   set_tests_properties(bench_smoke_npp_callgrind PROPERTIES LABELS bench-smoke)
 endif()
+
+# malloc-large's pattern (issue 16): a standalone program, run under LD_PRELOAD of each allocator
+# beside /usr/bin/time (bench/results/npp.md, "Large blocks"); the smoke run is the shim's.
+find_package(Threads REQUIRED)
+add_executable(bench_npp_large ${CMAKE_CURRENT_SOURCE_DIR}/npp_large.cpp)
+target_link_libraries(bench_npp_large PRIVATE Threads::Threads)
+if(SMPLOCK_BUILD_TESTS AND TARGET smplock_malloc AND SMPLOCK_SANITIZE STREQUAL "")
+  add_test(NAME bench_smoke_npp_large COMMAND ${CMAKE_COMMAND} -E env LD_PRELOAD=$<TARGET_FILE:smplock_malloc>
+                                              $<TARGET_FILE:bench_npp_large> 20 2 alloc)
+  set_tests_properties(bench_smoke_npp_large PROPERTIES LABELS bench-smoke PASS_REGULAR_EXPRESSION "checksum")
+endif()

@@ -166,6 +166,13 @@ struct HugeRecord {
 };
 inline constexpr unsigned kHugeBuckets = 64;
 
+// A freed huge block's mapping kept for reuse (or part of one: a reuse takes the head of a piece
+// and leaves the rest). Its pages are resident and dirty: calloc zeroes what it reuses.
+struct HugePiece {
+  char* map = nullptr;
+  std::size_t len = 0;
+};
+
 struct PoolState {
   constexpr PoolState(Level level_, const char* name, std::size_t reserve) noexcept
       : lock(level_, name), level(level_), reserve_request(reserve) {}
@@ -202,6 +209,10 @@ struct PoolState {
   ChainRec* rec_end = nullptr;
   Block* deferred_backlog = nullptr;  // deferred large frees taken, not yet done (a few per hold)
   HugeRecord* huge[kHugeBuckets]{};
+  HugePiece huge_cache[kHugeCacheSlots]{};  // the huge cache: pieces [0, huge_cached)
+  unsigned huge_cached = 0;
+  std::size_t huge_cache_bytes = 0;         // their bytes, at most huge_cache_limit
+  std::size_t huge_cache_limit = 0;         // 4 x the largest huge block freed, <= kHugeCacheMaxBytes
   bool initialised = false;
 
   // --- shared counters (atomic read-modify-write, off the fast path) ---
@@ -210,7 +221,8 @@ struct PoolState {
   std::atomic<std::uint64_t> stray_bytes{0};      // small bytes freed by threads that are no CPU
   std::atomic<std::uint64_t> stray_frees{0};
   std::atomic<std::uint64_t> big_locks{0};        // lock acquisitions with no CpuCache to count them
-  std::atomic<std::uint64_t> mapped{0};
+  std::atomic<std::uint64_t> mapped{0};          // bytes mapped from the OS (the huge cache included)
+  std::atomic<std::uint64_t> huge_reuses{0};     // huge blocks served from the huge cache (tests read it)
   std::atomic<std::uint64_t> peak{0};
   // The longest walk along a chain of blocks one operation made while holding the pool's lock
   // (`locked_walk_max`) or its CPU raised to the pool's level (`raised_walk_max`): what bounds
@@ -252,6 +264,10 @@ void c_free(void* p);
 // The preload library's calloc of `bytes` (already multiplied): zeroes only what may not be zero,
 // so memory fresh from the OS is never written (and never committed).
 void* c_calloc(std::size_t bytes);
+
+// The preload library's realloc (C's contract: errno ENOMEM, the old block kept on failure). A
+// huge block is resized with mremap (in place, or moved without a copy); others are reallocated.
+void* c_realloc(void* old, std::size_t size);
 
 // The preload library's fork handlers: hold the default pool's lock across fork(); in the child,
 // drop the caches of the CPU indices whose threads the child does not have.

@@ -62,21 +62,7 @@ SMPLOCK_EXPORT void* calloc(std::size_t n, std::size_t size) {
   return smplock::npp::detail::c_calloc(bytes);
 }
 
-SMPLOCK_EXPORT void* realloc(void* old, std::size_t size) {
-  if (old == nullptr) return c_malloc(size);
-  if (size == 0) {
-    c_free(old);
-    return nullptr;
-  }
-  const std::size_t have = pool_usable_size(default_state(), old);
-  // Keep the block when it fits and would not waste more than half of it.
-  if (size <= have && size >= have / 2) return old;
-  void* p = c_malloc(size);
-  if (p == nullptr) return nullptr;  // the old block stays valid, as C requires
-  std::memcpy(p, old, size < have ? size : have);
-  c_free(old);
-  return p;
-}
+SMPLOCK_EXPORT void* realloc(void* old, std::size_t size) { return smplock::npp::detail::c_realloc(old, size); }
 
 SMPLOCK_EXPORT void* reallocarray(void* old, std::size_t n, std::size_t size) {
   std::size_t bytes;

@@ -19,6 +19,11 @@ inline constexpr unsigned kFineClasses = 100;          // 16..1600 in 16-byte st
 inline constexpr std::size_t kFineMax = 16 * kFineClasses;
 // Page-heap blocks up to this many pages (4 MiB); larger ones are mapped straight from the OS.
 inline constexpr unsigned kLargeMaxPages = 64;
+// Freed huge blocks kept mapped for reuse (the huge cache, docs/npp.md "Large and huge blocks"):
+// at most kHugeCacheSlots pieces and 4 x the largest huge block the pool has freed, never more
+// than kHugeCacheMaxBytes; a block above half that bound goes straight back to the OS.
+inline constexpr std::size_t kHugeCacheMaxBytes = std::size_t{128} << 20;
+inline constexpr unsigned kHugeCacheSlots = 16;
 // Slabs hold at least this many blocks.
 inline constexpr unsigned kMinBlocksPerSlab = 16;
 // The reciprocal's scale: block index = (offset * recip) >> kRecipShift, exact for offsets below

@@ -3,7 +3,7 @@
 # out of memory. npp_stress: threads and interrupt handlers sharing pools, contents checked.
 # npp_preload_*: real programs run on libsmplock-malloc.so (skipped in sanitizer builds, where the
 # sanitizer's own allocator must stay in charge).
-smplock_test(npp_unit SOURCES unit/npp_pool_test.cpp unit/npp_safety_test.cpp LABELS unit npp)
+smplock_test(npp_unit SOURCES unit/npp_pool_test.cpp unit/npp_safety_test.cpp unit/npp_huge_test.cpp LABELS unit npp)
 smplock_test(npp_death SOURCES death/npp_death_test.cpp LABELS death npp)
 smplock_test(npp_stress SOURCES stress/npp_stress_test.cpp LABELS npp STRESS)
 
