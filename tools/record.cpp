@@ -46,7 +46,9 @@ std::vector<std::string> written_traces(const std::string& list) {
   std::ifstream in(list);
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.empty() && seen.insert(line).second) paths.push_back(line);
+    // A name an exec took is taken back when the exec fails (the image writes its usual one at exit).
+    std::error_code ec;
+    if (!line.empty() && seen.insert(line).second && std::filesystem::exists(line, ec)) paths.push_back(line);
   }
   std::remove(list.c_str());
   return paths;
@@ -95,8 +97,9 @@ void run(const RecordArgs& args, const std::vector<std::string>& rest) {
   const std::vector<std::string> traces = written_traces(list);
   if (traces.empty() && args.verbose) {
     std::fprintf(stderr,
-                 "smplock record: no trace was written (a process killed by a signal or ended with _exit writes "
-                 "none; a statically linked program cannot be recorded)\n");
+                 "smplock record: no trace was written (a process ended by _exit, SIGKILL or a signal the record "
+                 "tool does not handle writes none, see docs/record.md; a statically linked program cannot be "
+                 "recorded)\n");
   }
   finish_all(traces, args);
   launch::pass_on(status);

@@ -535,6 +535,8 @@ FinishSummary finish_trace(const std::string& path, const FinishOptions& options
                 {"wall_ns", raw.value("wall_ns", std::uint64_t{0})},
                 {"cpus", raw.value("cpus", 1)},
                 {"threads", raw.value("threads", 0)},
+                // How the image ended (exit, exec, fatal signal); a raw trace without it ended at exit.
+                {"end", raw.value("end", json{{"by", "exit"}, {"signal", 0}, {"locked", true}})},
                 {"classes", classes},
                 {"edges", out_edges},
                 {"nesting", nesting}};

@@ -9,6 +9,7 @@ add_library(smplock_record SHARED
   ${PROJECT_SOURCE_DIR}/src/record/enforce.cpp
   ${PROJECT_SOURCE_DIR}/src/record/interpose.cpp
   ${PROJECT_SOURCE_DIR}/src/record/runtime.cpp
+  ${PROJECT_SOURCE_DIR}/src/record/signals.cpp
   ${PROJECT_SOURCE_DIR}/src/record/stack.cpp
   ${PROJECT_SOURCE_DIR}/src/record/trace.cpp)
 target_compile_options(smplock_record PRIVATE -Wall -Wextra -fvisibility=hidden -fvisibility-inlines-hidden

@@ -20,6 +20,7 @@
 
 #include "enforce.hpp"
 #include "runtime.hpp"
+#include "signals.hpp"
 
 #define SMPLOCK_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -475,6 +476,7 @@ __attribute__((constructor)) static void smplock_record_load() {
   resolve_all();
   start_stacks();
   start_runtime();
+  start_signals();  // after start_runtime: handlers only when a trace is recorded
 }
 
 __attribute__((destructor)) static void smplock_record_exit() {

@@ -12,6 +12,7 @@
 #include <new>
 
 #include "enforce.hpp"
+#include "signals.hpp"
 #include "state.hpp"
 
 namespace smplock::record {
@@ -89,6 +90,7 @@ std::uint64_t now_ns() {
 
 Inside::Inside() : saved_(t_self) { t_self = kInside; }
 Inside::~Inside() { t_self = static_cast<Thread*>(saved_); }
+bool inside_runtime() { return t_self == kInside; }
 
 namespace {
 

@@ -1,7 +1,8 @@
 // libsmplock-record.so's runtime: the state the interposed pthread calls share (lock instances,
 // lock classes, order edges, per-thread held stacks and counters) and the entry points the
-// interposers call. It is its own small runtime, not the smplock library: no signal handler, no
-// thread, no CPU attach, no malloc (everything comes from mmap), so it can live inside any program.
+// interposers call. It is its own small runtime, not the smplock library: no signal handler (but
+// the record tool's fatal-signal trace writer, signals.hpp), no thread, no CPU attach, no malloc
+// (everything comes from mmap), so it can live inside any program.
 //
 // Hot path (a lock call on a thread that holds nothing): one TLS load, one probe of the
 // lock->instance table, the real trylock, two per-thread counter stores, a push on the held stack.

@@ -25,6 +25,8 @@ class SpinLock {
     }
   }
   void unlock() { flag_.store(false, std::memory_order_release); }
+  // One try (a fatal signal's handler, which must not wait for good: signals.hpp).
+  bool try_lock() { return !flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire); }
   void reset() { flag_.store(false, std::memory_order_relaxed); }
 
  private:

@@ -1,4 +1,5 @@
-// The raw trace, written once per process at exit: classes, edges and counts, with every address as
+// The raw trace, written once per process image (at exit, before an exec, or on a fatal signal:
+// signals.hpp says who writes it and when): classes, edges and counts, with every address as
 // (loaded object, address in that object's file), so that `smplock record` can name functions,
 // files and lines after the program is gone, with libdw, outside the program. The schema of the
 // finished trace is in docs/record.md; this raw form ("smplock-trace-raw") differs in its frames
@@ -6,8 +7,10 @@
 //
 // Where: $SMPLOCK_RECORD_OUT for the process whose pid is $SMPLOCK_RECORD_ROOT (the program
 // `smplock record` started), $SMPLOCK_RECORD_OUT.<pid> for every other (forked or executed
-// children); each path written is appended to $SMPLOCK_RECORD_LIST. No stdio, no malloc: the
-// text goes into mmap'd pages and out with write(2).
+// children), FILE.<pid>.<n> for an image that exec replaced; each path written is appended to
+// $SMPLOCK_RECORD_LIST. Written as PATH.partial, then renamed: a write cut short leaves no
+// truncated trace. No stdio, no malloc, no lock a signal handler could wait on for good: the text
+// goes into mmap'd pages and out with write(2).
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -18,6 +21,7 @@
 #include <cstring>
 
 #include "digits.hpp"
+#include "signals.hpp"
 #include "state.hpp"
 
 namespace smplock::record {
@@ -105,7 +109,7 @@ struct Objects {
   int n = 0, cap = 0;
 };
 
-int note_object(dl_phdr_info* info, std::size_t, void* arg) {
+[[maybe_unused]] int note_object(dl_phdr_info* info, std::size_t, void* arg) {
   auto* all = static_cast<Objects*>(arg);
   if (all->n == all->cap) return 1;
   Object& o = all->obj[all->n];
@@ -132,28 +136,59 @@ int note_object(dl_phdr_info* info, std::size_t, void* arg) {
   return 0;
 }
 
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+// Objects are found as addresses need them, with _dl_find_object: no loader lock (dl_iterate_phdr
+// takes one, which a thread stopped in dlopen may hold while it waits for a lock the thread in a
+// signal handler holds), so the objects table is written after everything that names them.
+#define SMPLOCK_FIND_OBJECT 1
+int find_object(Objects& objs, std::uintptr_t pc) {
+  if (objs.obj == nullptr || objs.n == objs.cap) return -1;
+  dl_find_object info;
+  if (_dl_find_object(reinterpret_cast<void*>(pc), &info) != 0 || info.dlfo_link_map == nullptr) return -1;
+  const link_map* lm = info.dlfo_link_map;
+  Object& o = objs.obj[objs.n];
+  o.bias = lm->l_addr;
+  o.lo[0] = reinterpret_cast<std::uintptr_t>(info.dlfo_map_start);
+  o.hi[0] = reinterpret_cast<std::uintptr_t>(info.dlfo_map_end);
+  o.nseg = 1;
+  if (lm->l_prev == nullptr || lm->l_name == nullptr || lm->l_name[0] == 0) {
+    const ssize_t n = readlink("/proc/self/exe", o.path, sizeof o.path - 1);  // the main program
+    o.path[n > 0 ? n : 0] = 0;
+  } else {
+    std::strncpy(o.path, lm->l_name, sizeof o.path - 1);
+    o.path[sizeof o.path - 1] = 0;
+  }
+  return objs.n++;
+}
+#else
+int find_object(Objects&, std::uintptr_t) { return -1; }
+#endif
+
 // [object, "0xaddress in the object"], or [-1, "0xpc"] for an address in no loaded object (code
 // unloaded before exit).
-void frame(Out& out, const Objects& objs, std::uintptr_t pc) {
-  for (int i = 0; i < objs.n; ++i) {
+void frame(Out& out, Objects& objs, std::uintptr_t pc) {
+  int found = -1;
+  for (int i = 0; i < objs.n && found < 0; ++i) {
     const Object& o = objs.obj[i];
     for (int s = 0; s < o.nseg; ++s) {
-      if (pc >= o.lo[s] && pc < o.hi[s]) {
-        out.put("[");
-        out.num(static_cast<std::uint64_t>(i));
-        out.put(",");
-        out.hex(pc - o.bias);
-        out.put("]");
-        return;
-      }
+      if (pc >= o.lo[s] && pc < o.hi[s]) found = i;
     }
+  }
+  if (found < 0) found = find_object(objs, pc);
+  if (found >= 0) {
+    out.put("[");
+    out.num(static_cast<std::uint64_t>(found));
+    out.put(",");
+    out.hex(pc - objs.obj[found].bias);
+    out.put("]");
+    return;
   }
   out.put("[-1,");
   out.hex(pc);
   out.put("]");
 }
 
-void stack(Out& out, const Objects& objs, const Stack& s) {
+void stack(Out& out, Objects& objs, const Stack& s) {
   out.put("[");
   for (std::uint32_t i = 0; i < s.n; ++i) {
     if (i != 0) out.put(",");
@@ -257,7 +292,6 @@ void totals(ClassTotals* ct, std::uint32_t nclasses, EdgeTotals* et, std::uint32
 char g_out_path[4096];
 char g_list_path[4096];
 pid_t g_root = 0;
-bool g_written = false;
 
 void copy_env(char* dst, std::size_t cap, const char* name, const char* fallback) {
   const char* v = std::getenv(name);
@@ -274,45 +308,98 @@ __attribute__((constructor)) void read_environment() {
   g_root = root != nullptr ? static_cast<pid_t>(std::atoi(root)) : 0;
 }
 
-void write_all(int fd, const char* p, std::size_t n) {
+bool write_all(int fd, const char* p, std::size_t n) {
   while (n != 0) {
     const ssize_t w = write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return;
+      return false;
     }
     p += w;
     n -= static_cast<std::size_t>(w);
   }
+  return true;
+}
+
+// Appends "." and `v` to the path of length `n`.
+void append_num(char* path, std::size_t& n, std::uint64_t v) {
+  char tmp[kDigitsCap];
+  const int i = dec_digits(v, tmp);
+  path[n++] = '.';
+  std::memcpy(path + n, tmp + i, static_cast<std::size_t>(kDigitsCap - i));
+  n += static_cast<std::size_t>(kDigitsCap - i);
+  path[n] = 0;
+}
+
+// The runtime's lock, or after `wait_ns` without it (a signal handler: the holder may be this very
+// thread, interrupted).
+bool take_lock(std::uint64_t wait_ns) {
+  if (wait_ns == kWaitForever) {
+    g_lock.lock();
+    return true;
+  }
+  const std::uint64_t t0 = now_ns();
+  while (!g_lock.try_lock()) {
+    if (now_ns() - t0 >= wait_ns) return false;
+    sched_yield();
+  }
+  return true;
+}
+
+struct Unlock {
+  bool locked;
+  ~Unlock() {
+    if (locked) g_lock.unlock();
+  }
+};
+
+const char* end_name(End e) {
+  switch (e) {
+    case End::Exit: return "exit";
+    case End::Exec: return "exec";
+    case End::Signal: return "signal";
+  }
+  return "exit";
 }
 
 }  // namespace
 
 void write_trace() {
-  if (g_classes == nullptr) return;
+  if (!claim_trace(0)) return;  // a fatal signal's handler or an exec writes it
+  emit_trace(End::Exit, 0, kWaitForever, nullptr);
+  release_trace(true);
+}
+
+bool emit_trace(End end, int signal, std::uint64_t lock_wait_ns, char* written) {
+  if (g_classes == nullptr) return false;
   Inside in;
   const pid_t pid = getpid();
-  if (g_written) return;
-  g_written = true;
   const int saved_errno = errno;
 
   Out out;
   Objects objs;
   objs.cap = 1024;
   objs.obj = static_cast<Object*>(pages(sizeof(Object) * static_cast<std::size_t>(objs.cap)));
+#ifndef SMPLOCK_FIND_OBJECT
   if (objs.obj != nullptr) dl_iterate_phdr(note_object, &objs);
+#endif
+  char program[512];
+  const ssize_t plen = readlink("/proc/self/exe", program, sizeof program - 1);
+  program[plen > 0 ? plen : 0] = 0;
 
+  bool locked = false;
   {
-    SpinGuard g(g_lock);
+    locked = take_lock(lock_wait_ns);
+    Unlock unlock{locked};
     const std::uint32_t nclasses = g_nclasses.load(std::memory_order_acquire);
     const std::uint32_t nedges = g_nedges.load(std::memory_order_acquire);
     auto* ct = static_cast<ClassTotals*>(pages(sizeof(ClassTotals) * (nclasses + 1)));
     auto* et = static_cast<EdgeTotals*>(pages(sizeof(EdgeTotals) * (nedges + 1)));
-    if (ct == nullptr || et == nullptr) return;
+    if (ct == nullptr || et == nullptr) return false;
     totals(ct, nclasses, et, nedges);
 
     out.put("{\"schema\":\"smplock-trace-raw\",\"version\":1,\"program\":");
-    out.str(objs.n > 0 ? objs.obj[0].path : "");
+    out.str(program);
     out.put(",\"argv\":");
     argv(out);
     field(out, "pid", static_cast<std::uint64_t>(pid));
@@ -322,16 +409,12 @@ void write_trace() {
     const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     field(out, "cpus", cpus > 0 ? static_cast<std::uint64_t>(cpus) : 1);
     field(out, "threads", g_threads_seen.load(std::memory_order_relaxed));
-    out.put(",\"objects\":[");
-    for (int i = 0; i < objs.n; ++i) {
-      if (i != 0) out.put(",");
-      out.put("{\"path\":");
-      out.str(objs.obj[i].path);
-      out.put(",\"bias\":");
-      out.hex(objs.obj[i].bias);
-      out.put("}");
-    }
-    out.put("],\n\"classes\":[");
+    // How this image ended: exit, exec, or a fatal signal (and whether the runtime's lock was had).
+    out.put(",\"end\":{\"by\":");
+    out.str(end_name(end));
+    field(out, "signal", static_cast<std::uint64_t>(signal));
+    out.put(locked ? ",\"locked\":true}" : ",\"locked\":false}");
+    out.put(",\n\"classes\":[");
     for (std::uint32_t id = 0; id < nclasses; ++id) {
       const Class* c = g_classes[id].load(std::memory_order_acquire);
       const ClassTotals& t = ct[id];
@@ -406,45 +489,69 @@ void write_trace() {
       stack(out, objs, e->to_stack);
       out.put("}");
     }
+    // The objects the frames above named (found as they were needed).
+    out.put("],\n\"objects\":[");
+    for (int i = 0; i < objs.n; ++i) {
+      if (i != 0) out.put(",");
+      out.put("{\"path\":");
+      out.str(objs.obj[i].path);
+      out.put(",\"bias\":");
+      out.hex(objs.obj[i].bias);
+      out.put("}");
+    }
     out.put("]}\n");
     munmap(ct, sizeof(ClassTotals) * (nclasses + 1));
     munmap(et, sizeof(EdgeTotals) * (nedges + 1));
   }
 
-  // FILE for the first process, FILE.<pid> for the others.
-  char path[4200];
+  // FILE for the first process, FILE.<pid> for the others; an image exec replaces: FILE.<pid>.<n>,
+  // the first n free (the next image of this pid writes the usual name).
+  char path[kPathCap];
   std::size_t n = std::strlen(g_out_path);
   std::memcpy(path, g_out_path, n + 1);
-  if (pid != g_root) {
-    path[n++] = '.';
-    char digits[16];
-    int k = 16;
-    auto v = static_cast<unsigned>(pid);
-    do {
-      digits[--k] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
-    std::memcpy(path + n, digits + k, static_cast<std::size_t>(16 - k));
-    path[n + static_cast<std::size_t>(16 - k)] = 0;
-  }
-  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    write_all(fd, out.data(), out.size());
-    close(fd);
-    if (g_list_path[0] != 0) {
-      const int lf = open(g_list_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (lf >= 0) {
-        char line[4300];
-        const std::size_t len = std::strlen(path);
-        std::memcpy(line, path, len);
-        line[len] = '\n';
-        write_all(lf, line, len + 1);  // one write: lines of several processes never mix
-        close(lf);
+  if (pid != g_root || end == End::Exec) append_num(path, n, static_cast<std::uint64_t>(pid));
+  if (end == End::Exec) {
+    const std::size_t base = n;
+    for (std::uint64_t k = 1;; ++k) {
+      n = base;
+      append_num(path, n, k);
+      const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);  // reserves the name
+      if (fd >= 0) {
+        close(fd);
+        break;
+      }
+      if (errno != EEXIST || k == 10000) {
+        if (objs.obj != nullptr) munmap(objs.obj, sizeof(Object) * static_cast<std::size_t>(objs.cap));
+        errno = saved_errno;
+        return false;
       }
     }
   }
+  char partial[kPathCap + 16];
+  std::memcpy(partial, path, n);
+  std::memcpy(partial + n, ".partial", 9);
+  bool wrote = false;
+  const int fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    wrote = write_all(fd, out.data(), out.size());
+    wrote = close(fd) == 0 && wrote && rename(partial, path) == 0;
+    if (!wrote) unlink(partial);
+  }
+  if (!wrote && end == End::Exec) unlink(path);  // the reserved name
+  if (wrote && g_list_path[0] != 0) {
+    const int lf = open(g_list_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (lf >= 0) {
+      char line[kPathCap + 1];
+      std::memcpy(line, path, n);
+      line[n] = '\n';
+      write_all(lf, line, n + 1);  // one write: lines of several processes never mix
+      close(lf);
+    }
+  }
+  if (wrote && written != nullptr) std::memcpy(written, path, n + 1);
   if (objs.obj != nullptr) munmap(objs.obj, sizeof(Object) * static_cast<std::size_t>(objs.cap));
   errno = saved_errno;
+  return wrote;
 }
 
 }  // namespace smplock::record

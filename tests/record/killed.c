@@ -1,5 +1,7 @@
 // A program killed by a signal while it holds a lock: `smplock record` dies of the same signal
-// (SIGTERM), after the same output; no trace is written (the interposer has no signal handler).
+// (SIGTERM), after the same output, and the trace is written by the record tool's fatal-signal
+// handler (src/record/signals.cpp) before the signal's default action runs: it holds the class of
+// the lock held at the kill, and says the image ended by signal 15.
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
