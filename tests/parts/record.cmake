@@ -34,7 +34,7 @@ if(SMPLOCK_SANITIZE STREQUAL "" AND SMPLOCK_PYTHON3 AND TARGET smplock-cli AND T
 
   foreach(prog abba_time abba_one_thread cycles gated trylock_reverse rwlocks recursive condwait remade heap100
                fork_held threads300 c11_mtx killed contended fatal_segv fatal_abort own_handler exec_self
-               fatal_storm)
+               fatal_storm fork_killed)
     add_executable(record_${prog} record/${prog}.c)
     target_link_libraries(record_${prog} PRIVATE Threads::Threads)
     record_test(${prog} COMMAND $<TARGET_FILE:record_${prog}>)

@@ -263,6 +263,15 @@ def check_fatal_storm(t, children):
     ended_by(t, "signal", 15)
 
 
+def check_fork_killed(t, children):
+    assert t.names() == ["parent_lock"], t.names()
+    ended_by(t, "exit")
+    assert len(children) == 1, [c.j["pid"] for c in children]
+    c = children[0]
+    assert c.j["ppid"] == t.j["pid"] and c.cls("child_lock")["acquisitions"] == 1, (c.j["ppid"], c.names())
+    ended_by(c, "signal", 15)
+
+
 def check_exec_self(t, children):
     # Two images of one pid: the second (the usual name), the first (FILE.<pid>.1, written before
     # the successful exec, after a failed one whose file was taken back).
@@ -304,6 +313,7 @@ CHECKS = {
     "own_handler": check_own_handler,
     "exec_self": check_exec_self,
     "fatal_storm": check_fatal_storm,
+    "fork_killed": check_fork_killed,
 }
 
 
