@@ -130,7 +130,9 @@ void finish_traces(const std::string& list, const EnforceArgs& args) {
   std::ifstream in(list);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.empty() || !seen.insert(line).second) continue;
+    // A name an exec took is taken back when the exec fails (the image writes its usual one at exit).
+    std::error_code ec;
+    if (line.empty() || !seen.insert(line).second || !std::filesystem::exists(line, ec)) continue;
     try {
       record::finish_trace(line, options);
     } catch (const std::exception& e) {
