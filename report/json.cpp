@@ -192,7 +192,8 @@ std::vector<NamedSnapshot> snapshots_from_json(std::string_view text) {
   if (schema != j.end() && *schema == kJsonSchema) return {NamedSnapshot{"", read_snapshot(j)}};
   const auto sets = j.find("sets");
   if (sets == j.end() || !sets->is_array())
-    fail("schema", fmt::format("expected \"{}\" (or a file with a \"sets\" array of them)", kJsonSchema));
+    fail("schema", fmt::format("expected \"{}\" (or a file with a \"sets\" array of them, or a `smplock record` "
+                               "trace, \"{}\")", kJsonSchema, kTraceSchema));
   std::vector<NamedSnapshot> out;
   for (std::size_t i = 0; i < sets->size(); ++i) {
     const std::string path = fmt::format("sets[{}]", i);

@@ -29,6 +29,7 @@ using svg_util::escape;
 std::string class_label(const ClassStats& c) {
   std::string name = c.name.size() > 24 ? c.name.substr(0, 23) + "~" : c.name;
   if (name == level_name(c.level)) return escape(name);  // "PM", not "PM (PM)"
+  if (c.level == Level::Null) return escape(name);  // no lock lives at Null: a trace's class has no level yet
   return escape(fmt::format("{} ({})", name, level_name(c.level)));
 }
 
@@ -110,7 +111,10 @@ int draw(const Snapshot& s, const ReportOptions& options, std::string_view title
   for (const ClassVerdict& v : a.split)
     text(kLabelX, y += 20, "over",
          escape(fmt::format("Split {}: {:.3f}% of CPU time waiting", class_label(*v.cls), v.contention_percent)));
-  if (a.too_many.empty()) text(kLabelX, y += 20, "value", "Too many locks: none found.");
+  if (options.from_trace)
+    text(kLabelX, y += 20, "value", "Too many locks: judged from the order edges by `smplock levels --infer`.");
+  else if (a.too_many.empty())
+    text(kLabelX, y += 20, "value", "Too many locks: none found.");
   for (const ClassVerdict& v : a.too_many)
     text(kLabelX, y += 20, "value",
          escape(fmt::format("Too many: {} is taken inside {} ({}) in {:.0f}% of samples", v.cls->name,

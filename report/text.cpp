@@ -1,8 +1,11 @@
 // The text report: the table sorted by contention with the budget marked, the split and "too
 // many locks" candidates, the per-level view (OZONE's smplevel[XX] dump) and every counter of each
-// class, the last generated from the counter list.
+// class, the last generated from the counter list. A snapshot read from a `smplock record` trace
+// (ReportOptions::from_trace) shows "-" for what a trace does not count, and no per-level view.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
 #include <regex>
 #include <string_view>
 
@@ -13,6 +16,11 @@ namespace {
 
 std::string level_label(Level l) {
   return fmt::format("{:02X} {}", to_int(l), level_name(l));
+}
+
+// A trace's counter keys (the others are never filled from a trace).
+bool in_trace(std::string_view key) {
+  return std::find(std::begin(kTraceCounters), std::end(kTraceCounters), key) != std::end(kTraceCounters);
 }
 
 // "f<std::pair<int, long> >::g()" -> "f<>::g()": template arguments make names long and say little.
@@ -162,11 +170,20 @@ void report_text(const Snapshot& s, const Sink& out, const ReportOptions& option
                    format_ns(static_cast<double>(s.window_ns())), s.cpus, s.processors, s.hold_timing ? "on" : "off"));
   line(fmt::format("contention = wait time / (window x CPUs); budget {:.2f}% per class (marked !); total {:.3f}%",
                    options.budget_percent, a.total_percent));
-  line(fmt::format("usually inside: the class most often held directly below (sampled 1 in {}); * marks one lock "
-                   "too many", s.nest_sample_period));
+  if (options.from_trace)
+    line("from a `smplock record` trace: no levels yet; spins, parks, queue lengths, max hold and nesting are not "
+         "recorded (-); hold is sampled");
+  else
+    line(fmt::format("usually inside: the class most often held directly below (sampled 1 in {}); * marks one lock "
+                     "too many", s.nest_sample_period));
   line("");
-  line(fmt::format("{:<20} {:<9} {:>9} {:1} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6} {:>19}  {}",
-                   "class", "level", "contend%", "", "acquired", "contended", "rate", "wait", "max wait",
+  // A trace's classes are named by addresses in libraries ("libsqlite3.so.0+0x15eac8"), whose ends
+  // tell them apart: its name column grows to the longest name, up to 40.
+  std::size_t name_width = 20;
+  if (options.from_trace)
+    for (const ClassVerdict& v : a.classes) name_width = std::clamp(v.cls->name.size(), name_width, std::size_t{40});
+  line(fmt::format("{:<{}} {:<9} {:>9} {:1} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6} {:>19}  {}",
+                   "class", name_width, "level", "contend%", "", "acquired", "contended", "rate", "wait", "max wait",
                    "hold", "max hold", "spins", "parks", "queued 0/1/2/3+", "usually inside"));
   for (const ClassVerdict& v : a.classes) {
     const Counters& c = v.cls->counters;
@@ -175,15 +192,18 @@ void report_text(const Snapshot& s, const Sink& out, const ReportOptions& option
             ? std::string("-")
             : fmt::format("{} ({}) {:.0f}%{}", v.usual_parent->name, level_name(v.usual_parent->level),
                           100 * v.parent_share, v.too_many ? " *" : "");
-    line(fmt::format("{:<20} {:<9} {:>8.3f}% {:1} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6} {:>19}  {}",
-                     v.cls->name.substr(0, 20), level_label(v.cls->level), v.contention_percent, v.split ? "!" : "",
+    const bool t = options.from_trace;
+    line(fmt::format("{:<{}} {:<9} {:>8.3f}% {:1} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>6} {:>19}  {}",
+                     v.cls->name.substr(0, name_width), name_width, t ? std::string("-") : level_label(v.cls->level),
+                     v.contention_percent, v.split ? "!" : "",
                      format_count(c.acquisitions), format_count(c.contended), ratio(c.contended, c.acquisitions),
                      format_ns(static_cast<double>(c.wait_ns)), format_ns(static_cast<double>(c.max_wait_ns)),
                      c.hold_samples != 0 ? format_ns(estimated_hold_ns(c)) : std::string("-"),
-                     c.hold_samples != 0 ? format_ns(static_cast<double>(c.max_hold_ns)) : std::string("-"),
-                     format_count(c.spins), format_count(c.parks),
-                     fmt::format("{}/{}/{}/{}", format_count(c.queued_0), format_count(c.queued_1),
-                                 format_count(c.queued_2), format_count(c.queued_3plus)),
+                     c.hold_samples != 0 && !t ? format_ns(static_cast<double>(c.max_hold_ns)) : std::string("-"),
+                     t ? std::string("-") : format_count(c.spins), t ? std::string("-") : format_count(c.parks),
+                     t ? std::string("-")
+                       : fmt::format("{}/{}/{}/{}", format_count(c.queued_0), format_count(c.queued_1),
+                                     format_count(c.queued_2), format_count(c.queued_3plus)),
                      inside));
     std::size_t shown = 0;
     for (const CallSite& site : v.cls->call_sites) {
@@ -200,11 +220,13 @@ void report_text(const Snapshot& s, const Sink& out, const ReportOptions& option
   } else {
     line(fmt::format("split candidates (over the {:.2f}% budget; split the data these locks protect):", options.budget_percent));
     for (const ClassVerdict& v : a.split)
-      line(fmt::format("  {} at {}: {:.3f}% of CPU time waiting, {} of acquisitions contended", v.cls->name,
-                       level_label(v.cls->level), v.contention_percent,
+      line(fmt::format("  {}{}: {:.3f}% of CPU time waiting, {} of acquisitions contended", v.cls->name,
+                       options.from_trace ? std::string() : " at " + level_label(v.cls->level), v.contention_percent,
                        ratio(v.cls->counters.contended, v.cls->counters.acquisitions)));
   }
-  if (a.too_many.empty()) {
+  if (options.from_trace) {
+    line("too many locks: judged from the order edges by `smplock levels --infer` (a trace samples no nesting)");
+  } else if (a.too_many.empty()) {
     line(fmt::format("too many locks: none (no class is taken inside the same other class {:.0f}% of the time)",
                      100 * options.nested_share));
   } else {
@@ -216,25 +238,29 @@ void report_text(const Snapshot& s, const Sink& out, const ReportOptions& option
                        v.cls->counters.nest_samples));
   }
 
-  line("");
-  line("per level:");
-  for (const LevelStats& l : s.levels) {
-    const Counters& c = l.counters;
-    if (!options.show_idle && c.acquisitions == 0 && c.contended == 0) continue;
-    line(fmt::format("  smplevel[{:02X}] {:<7} classes {:>3}  acquired {:>9}  contended {:>9} {:>7}  wait {:>10} "
-                     "({:.3f}%)  max wait {:>10}  irq deferred {:>7}  irq delay {:>10}",
-                     to_int(l.level), level_name(l.level), l.classes, format_count(c.acquisitions),
-                     format_count(c.contended), ratio(c.contended, c.acquisitions),
-                     format_ns(static_cast<double>(c.wait_ns)), s.contention_percent(c),
-                     format_ns(static_cast<double>(c.max_wait_ns)), format_count(c.irq_deferred),
-                     format_ns(static_cast<double>(c.irq_delay_ns))));
+  if (!options.from_trace) {
+    line("");
+    line("per level:");
+    for (const LevelStats& l : s.levels) {
+      const Counters& c = l.counters;
+      if (!options.show_idle && c.acquisitions == 0 && c.contended == 0) continue;
+      line(fmt::format("  smplevel[{:02X}] {:<7} classes {:>3}  acquired {:>9}  contended {:>9} {:>7}  wait {:>10} "
+                       "({:.3f}%)  max wait {:>10}  irq deferred {:>7}  irq delay {:>10}",
+                       to_int(l.level), level_name(l.level), l.classes, format_count(c.acquisitions),
+                       format_count(c.contended), ratio(c.contended, c.acquisitions),
+                       format_ns(static_cast<double>(c.wait_ns)), s.contention_percent(c),
+                       format_ns(static_cast<double>(c.max_wait_ns)), format_count(c.irq_deferred),
+                       format_ns(static_cast<double>(c.irq_delay_ns))));
+    }
   }
 
   line("");
   line("every counter, per class:");
   for (const ClassVerdict& v : a.classes) {
-    std::string text = fmt::format("  {} ({}):", v.cls->name, level_label(v.cls->level));
-    for (const CounterInfo& info : kCounters) text += fmt::format(" {}={}", info.key, v.cls->counters.*info.member);
+    std::string text = options.from_trace ? fmt::format("  {}:", v.cls->name)
+                                          : fmt::format("  {} ({}):", v.cls->name, level_label(v.cls->level));
+    for (const CounterInfo& info : kCounters)
+      if (!options.from_trace || in_trace(info.key)) text += fmt::format(" {}={}", info.key, v.cls->counters.*info.member);
     line(text);
   }
 }

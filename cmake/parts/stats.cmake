@@ -15,6 +15,7 @@ add_library(smplock_report
   ${PROJECT_SOURCE_DIR}/report/text.cpp
   ${PROJECT_SOURCE_DIR}/report/json.cpp
   ${PROJECT_SOURCE_DIR}/report/svg.cpp
+  ${PROJECT_SOURCE_DIR}/report/trace_input.cpp
   ${PROJECT_SOURCE_DIR}/report/symbolize.cpp)
 add_library(smplock::report ALIAS smplock_report)
 target_include_directories(smplock_report PUBLIC

@@ -1,6 +1,7 @@
 // The SVG drawn by a real browser: headless Chromium renders the picture of a fixed snapshot to a
 // PNG, and a small decoder (Python's standard library only) checks that it is not blank: many
 // colours, and the budget line's red and the bars' blue both present. Skipped without chromium.
+// The same for the picture of a `smplock record` trace (tests/report/small.trace.json).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,13 +69,12 @@ bool have(const char* program) {
   return std::system(cmd.c_str()) == 0;
 }
 
-TEST(StatsRender, ChromiumDrawsTheSvg) {
-  if (!have("chromium")) GTEST_SKIP() << "chromium is not installed (apt-get install chromium)";
-  if (!have("python3")) GTEST_SKIP() << "python3 is not installed";
+// Renders `svg` in headless Chromium and checks the PNG is a real picture of the report.
+void check_drawn(const std::string& svg) {
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("smplock-render-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir / "profile");
-  std::ofstream(dir / "report.svg") << to_svg(fixed_snapshot());
+  std::ofstream(dir / "report.svg") << svg;
   std::ofstream(dir / "check.py") << kPngCheck;
   const std::string png = (dir / "out.png").string();
   const std::string cmd =
@@ -98,6 +98,28 @@ TEST(StatsRender, ChromiumDrawsTheSvg) {
   EXPECT_GE(red, 200u) << "the budget line and the over-budget bar are missing";
   EXPECT_GE(blue, 200u) << "the within-budget bars are missing";
   std::filesystem::remove_all(dir);
+}
+
+TEST(StatsRender, ChromiumDrawsTheSvg) {
+  if (!have("chromium")) GTEST_SKIP() << "chromium is not installed (apt-get install chromium)";
+  if (!have("python3")) GTEST_SKIP() << "python3 is not installed";
+  check_drawn(to_svg(fixed_snapshot()));
+}
+
+TEST(StatsRender, ChromiumDrawsATracesSvg) {
+  if (!have("chromium")) GTEST_SKIP() << "chromium is not installed (apt-get install chromium)";
+  if (!have("python3")) GTEST_SKIP() << "python3 is not installed";
+  // The fixture beside this source file (compilers are given absolute source paths here).
+  const std::filesystem::path fixture =
+      std::filesystem::path(__FILE__).parent_path().parent_path() / "report" / "small.trace.json";
+  std::ifstream in(fixture);
+  ASSERT_TRUE(in) << "cannot read " << fixture;
+  std::stringstream text;
+  text << in.rdbuf();
+  const TraceReport r = trace_from_json(text.str());
+  ReportOptions options;
+  options.from_trace = true;
+  check_drawn(to_svg({NamedSnapshot{trace_title(r.trace), r.snapshot}}, options));
 }
 
 }  // namespace

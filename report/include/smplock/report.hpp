@@ -11,6 +11,9 @@
 //   snapshots_from_json()     reads a file holding one snapshot or several (smplock pound --json).
 //   to_svg()        a self-contained picture: contention per class against the budget line,
 //                   wait and hold times.
+//   trace_from_json()  reads a `smplock record` trace (schema smplock-trace, docs/record.md) into
+//                   a Snapshot, so the same table, JSON and picture come from it;
+//                   report_trace_text() prints its table with a line on what only a trace has.
 //   Sink            where text goes: a callback; the FILE* overloads write to a stream.
 //
 // The library never writes to stdout by itself.
@@ -34,6 +37,10 @@ struct ReportOptions {
   std::uint64_t min_nest_samples = 4;      // fewer samples than this: no nesting verdict
   std::size_t call_sites = 3;              // call sites shown per class in the text report
   bool show_idle = false;                  // list classes with no acquisitions in the window
+  // The snapshot came from a `smplock record` trace (trace_from_json()): the text shows "-" for
+  // what a trace does not count (spins, parks, queue lengths, the longest hold, nesting samples)
+  // instead of zeros, and leaves the nesting verdict to `smplock levels --infer`.
+  bool from_trace = false;
 };
 
 struct ClassVerdict {
@@ -98,6 +105,51 @@ void report_json(const Snapshot& s, std::FILE* out);
 std::string to_svg(const Snapshot& s, const ReportOptions& options = {});
 std::string to_svg(const std::vector<NamedSnapshot>& sets, const ReportOptions& options = {});
 void report_svg(const Snapshot& s, std::FILE* out, const ReportOptions& options = {});
+
+// A trace that `smplock record` wrote for one process (schema "smplock-trace", version 1, described
+// in docs/record.md). Its classes carry the same fields as smplock::stats (acquisitions, contended,
+// wait, longest wait, sampled holds, contended call sites) and become a Snapshot: the window is the
+// process's wall time, the CPUs its online processors, every class at Level::Null (a program that
+// does not use smplock has no levels yet). The order edges and same-class nesting are only counted
+// here: `smplock levels --infer` is their report.
+inline constexpr const char* kTraceSchema = "smplock-trace";
+inline constexpr int kTraceVersion = 1;
+// The counters a trace fills (the JSON keys of kCounters); the others stay 0.
+inline constexpr std::string_view kTraceCounters[] = {"acquisitions", "contended",    "wait_ns",
+                                                      "max_wait_ns",  "hold_ns",      "hold_samples"};
+
+struct TraceInfo {
+  std::string program;               // the executable, as the trace names it
+  std::vector<std::string> argv;
+  std::uint64_t pid = 0, ppid = 0;   // the process this trace is of, and its parent
+  std::uint64_t threads = 0;         // threads that took a lock
+  std::size_t classes = 0;           // lock classes in the trace
+  std::size_t edges = 0;             // class order edges (B taken while A held)
+  std::size_t nesting = 0;           // classes with two instances held together (same-class nesting)
+  std::string end_by;                // how the process ended, where the trace says: "exit", "exec", "signal"
+  std::uint64_t end_signal = 0;      // the fatal signal, for "signal"
+};
+
+struct TraceReport {
+  Snapshot snapshot;
+  TraceInfo trace;
+};
+
+// Whether `text` is a JSON object whose "schema" names a trace (finished or raw, any version): the
+// report reads it with trace_from_json() rather than from_json(). False for anything else.
+bool is_trace_json(std::string_view text);
+
+// Reads a finished trace; a JsonError says what is wrong and where ("classes[2].wait_ns: missing"),
+// or that the version is not 1, or that a raw trace needs finishing first.
+TraceReport trace_from_json(std::string_view text);
+
+// The table of a trace: a line naming the process (one trace per process), report_text() with
+// from_trace set, then one line pointing at `smplock levels --infer <file>` for the order edges and
+// nesting. `file` is the trace's path as the user gave it.
+void report_trace_text(const TraceReport& t, std::string_view file, const Sink& out, ReportOptions options = {});
+
+// The title the picture and the text give a trace: "trace of /usr/bin/prog (pid 123)".
+std::string trace_title(const TraceInfo& t);
 
 // The whole thing for a running program: snapshot(), symbolize(), the text to `out`, and the JSON
 // to `json_path` when it is not empty. Returns false if the JSON file could not be written.
