@@ -19,7 +19,7 @@
 //
 // The handler runs with SA_RESETHAND and SA_NODEFER: a second one of the same signal during the
 // write finds the default action and kills at once; another fatal signal finds the write claimed and
-// kills by itself. SA_ONSTACK: on a thread with an alternate stack it runs there (the only way a stack
+// kills by itself (a fault in the writer itself kills by the signal it was writing for). SA_ONSTACK: on a thread with an alternate stack it runs there (the only way a stack
 // overflow's SIGSEGV is seen at all; on a thread without one, the kernel kills at once, with no trace,
 // as without record). Since an alternate stack may be small, the writer always runs on a stack of its
 // own, mapped at that moment (falling back to the current one if the mapping fails).
@@ -190,8 +190,9 @@ void on_fatal(int sig, siginfo_t* info, void*) {
       g_writer_signal.store(sig, std::memory_order_relaxed);
       write_for_signal(sig);
       g_state.store(2, std::memory_order_release);
-    } else if (expected == 1 && g_writer.load(std::memory_order_relaxed) == tid()) {
-      // This thread is the writer: the write itself faulted. Die of the signal it was writing for.
+    } else if (expected == 1 && g_writer.load(std::memory_order_relaxed) == tid() && refaults(sig, info)) {
+      // A fault in the write itself (this thread is the writer): die of the signal it was writing
+      // for. A signal sent from outside during the write kills by itself, below.
       const int first = g_writer_signal.load(std::memory_order_relaxed);
       if (first != 0 && first != sig) die_of(first);
     }

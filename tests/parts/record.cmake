@@ -39,6 +39,11 @@ if(SMPLOCK_SANITIZE STREQUAL "" AND SMPLOCK_PYTHON3 AND TARGET smplock-cli AND T
     target_link_libraries(record_${prog} PRIVATE Threads::Threads)
     record_test(${prog} COMMAND $<TARGET_FILE:record_${prog}>)
   endforeach()
+  # A second fatal signal while the handler's write is stuck (its file a FIFO) still kills.
+  add_test(NAME record_second_signal
+           COMMAND ${SMPLOCK_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/record/second_signal.py
+                   $<TARGET_FILE:smplock_record> $<TARGET_FILE:record_killed>)
+  set_tests_properties(record_second_signal PROPERTIES LABELS record TIMEOUT 300)
   add_executable(record_wrapper record/wrapper.c)
   target_link_libraries(record_wrapper PRIVATE Threads::Threads)
   record_test(wrapper RECORD_ARGS "--wrapper=^my_(un)?lock$" COMMAND $<TARGET_FILE:record_wrapper>)
