@@ -73,7 +73,10 @@ std::string interposer_table(const json& table, const EnforceArgs& args) {
   std::size_t lines = 0, unresolved = 0;
   for (const json& c : table.value("classes", json::array())) {
     const std::string key = c.value("key", "");
-    const char how = key.rfind("symbol:", 0) == 0 ? 'S' : key.rfind("init:", 0) == 0 ? 'I' : key.rfind("site:", 0) == 0 ? 'F' : 0;
+    const char how = key.rfind("symbol:", 0) == 0 ? 'S' : key.rfind("init:", 0) == 0 ? 'I' : key.rfind("site:", 0) == 0 ? 'F'
+                     : key.rfind("alloc:", 0) == 0 ? 'A' : 0;
+    // An alloc class's identity holds the lock's offset in its block: the key's last "+N".
+    const std::string offset = how == 'A' ? "+" + key.substr(key.rfind('+') + 1) : "";
     if (how == 0 || !c.contains("level") || !c["level"].is_number_integer()) {
       ++unresolved;
       continue;
@@ -87,7 +90,7 @@ std::string interposer_table(const json& table, const EnforceArgs& args) {
     for (const json& r : c.value("raw", json::array())) raws.push_back(r);
     if (raws.empty()) ++unresolved;
     for (const json& r : raws) {
-      out += std::string(1, how) + "\t" + clean(r.value("pc", "0")) + "\t" + std::to_string(level) + "\t" +
+      out += std::string(1, how) + "\t" + clean(r.value("pc", "0")) + offset + "\t" + std::to_string(level) + "\t" +
              (c.value("same_class_nesting", false) ? "1" : "0") + "\t" + clean(base_name(r.value("object", ""))) + "\t" +
              clean(c.value("name", key)) + "\t" + clean(key) + "\t" + clean(where_of(site)) + "\n";
       ++lines;

@@ -323,6 +323,7 @@ json stack_json(const std::vector<Frame>& frames) {
 struct FinalClass {
   std::string key, name, how, kind;
   json site;
+  std::uint64_t offset = 0;  // alloc: the lock's offset in its heap block
   std::uint64_t instances = 0, acquisitions = 0, contended = 0, wait_ns = 0, max_wait_ns = 0, hold_ns = 0,
                 hold_samples = 0;
   std::map<std::string, std::pair<json, std::uint64_t>> sites;  // contended sites by place
@@ -385,6 +386,15 @@ FinishSummary finish_trace(const std::string& path, const FinishOptions& options
       }
       key = "symbol:" + basename_of(object) + ":" + name;
       site = json{{"function", name}, {"object", object}, {"pc", hex(vaddr)}};
+    } else if (how == "alloc") {
+      // The heap block's allocation site (one return address: new's or malloc's caller, inlined
+      // std:: frames skipped) and the lock's offset in the block: two members are two classes.
+      const std::vector<Frame> frames = own_stack(sym, objects, c.at("site"));
+      Frame f = frames.empty() ? Frame{} : frames.front();
+      const std::string off = std::to_string(c.value("offset", std::uint64_t{0}));
+      key = "alloc:" + basename_of(f.object) + ":" + place(f) + "+" + off;
+      name = short_place(f) + "+" + off;
+      site = to_json(f);
     } else {
       const std::vector<Frame> frames = own_stack(sym, objects, c.at("site"));
       Frame f = frames.empty() ? Frame{} : frames.front();
@@ -400,6 +410,7 @@ FinishSummary finish_trace(const std::string& path, const FinishOptions& options
       fc.how = how;
       fc.kind = c.at("kind").get<std::string>();
       fc.site = site;
+      fc.offset = c.value("offset", std::uint64_t{0});
       finals.push_back(std::move(fc));
     }
     FinalClass& fc = finals[static_cast<std::size_t>(it->second)];
@@ -500,6 +511,7 @@ FinishSummary finish_trace(const std::string& path, const FinishOptions& options
                        {"site", fc.site}, {"instances", fc.instances}, {"acquisitions", fc.acquisitions},
                        {"contended", fc.contended}, {"wait_ns", fc.wait_ns}, {"max_wait_ns", fc.max_wait_ns},
                        {"hold_ns", fc.hold_ns}, {"hold_samples", fc.hold_samples}, {"contended_sites", cs}});
+    if (fc.how == "alloc") classes.back()["offset"] = fc.offset;
   }
   json out_edges = json::array(), nesting = json::array();
   for (const auto& k : edge_order) {

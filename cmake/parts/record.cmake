@@ -1,12 +1,14 @@
 # `smplock record` (issue 12) and `smplock enforce` (issue 13): libsmplock-record.so, the interposer preloaded into an unmodified
-# program. Its own small runtime (src/record/), not the smplock library: no signal handlers, no CPU
-# attach, no malloc; every symbol hidden except the interposed pthread and C11 calls.
+# program. Its own small runtime (src/record/), not the smplock library: no signal handlers but the
+# record tool's fatal-signal trace writer (signals.cpp, only where the program left the default
+# action), no CPU attach, no malloc; every symbol hidden except the interposed pthread, C11 and allocation calls.
 # Not in sanitizer builds: a sanitizer runtime intercepts the same calls and must come first.
 if(NOT SMPLOCK_SANITIZE STREQUAL "")
   return()
 endif()
 add_library(smplock_record SHARED
   ${PROJECT_SOURCE_DIR}/src/record/enforce.cpp
+  ${PROJECT_SOURCE_DIR}/src/record/heap.cpp
   ${PROJECT_SOURCE_DIR}/src/record/interpose.cpp
   ${PROJECT_SOURCE_DIR}/src/record/runtime.cpp
   ${PROJECT_SOURCE_DIR}/src/record/signals.cpp

@@ -26,8 +26,9 @@ bool g_recording = true;
 namespace {
 
 struct Entry {
-  char how = 0;  // 'S' symbol, 'I' init, 'F' first use (the key's "site:")
+  char how = 0;  // 'S' symbol, 'I' init, 'F' first use (the key's "site:"), 'A' alloc
   std::uintptr_t vaddr = 0;
+  std::uintptr_t offset = 0;  // 'A': the lock's offset in its heap block (the address field's "+N")
   std::int32_t level = -1;
   bool nest = false;
   const char* object = "";  // base name
@@ -102,10 +103,10 @@ bool object_of(std::uintptr_t addr, const char*& object, std::uintptr_t& vaddr, 
   return true;
 }
 
-const Entry* find_entry(char how, const char* object, std::uintptr_t vaddr) {
+const Entry* find_entry(char how, const char* object, std::uintptr_t vaddr, std::uintptr_t offset = 0) {
   for (std::size_t i = 0; i < g_nentries; ++i) {
     const Entry& e = g_entries[i];
-    if (e.how == how && e.vaddr == vaddr && std::strcmp(e.object, object) == 0) return &e;
+    if (e.how == how && e.vaddr == vaddr && e.offset == offset && std::strcmp(e.object, object) == 0) return &e;
   }
   return nullptr;
 }
@@ -322,6 +323,8 @@ void load_enforce() {
     Entry& e = g_entries[g_nentries++];
     e.how = field[0][0];
     e.vaddr = parse_hex(field[1]);
+    if (const char* plus = std::strchr(field[1], '+'); plus != nullptr && e.how == 'A')
+      e.offset = static_cast<std::uintptr_t>(std::strtoull(plus + 1, nullptr, 10));
     e.level = std::atoi(field[2]);
     e.nest = field[3][0] == '1';
     e.object = field[4];
@@ -342,10 +345,11 @@ TableLevel resolve_level(How how, std::uintptr_t addr, const Stack& site) {
   if (how == How::Symbol) {
     if (object_of(addr, object, vaddr)) found = find_entry('S', object, vaddr);
   } else {
-    const char want = how == How::Init ? 'I' : 'F';
+    const char want = how == How::Init ? 'I' : how == How::Alloc ? 'A' : 'F';
+    const std::uintptr_t offset = how == How::Alloc ? addr : 0;  // an Alloc class's `addr` is its offset
     // The innermost frame the table knows: the frames inside it are wrappers the key skipped.
     for (std::uint32_t i = 0; i < site.n && found == nullptr; ++i)
-      if (object_of(site.pc[i], object, vaddr)) found = find_entry(want, object, vaddr);
+      if (object_of(site.pc[i], object, vaddr)) found = find_entry(want, object, vaddr, offset);
   }
   if (found != nullptr) {
     out.level = found->level;

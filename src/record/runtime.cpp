@@ -13,6 +13,7 @@
 
 #include "enforce.hpp"
 #include "signals.hpp"
+#include "heap.hpp"
 #include "state.hpp"
 
 namespace smplock::record {
@@ -78,6 +79,7 @@ const char* how_name(How h) {
     case How::Symbol: return "symbol";
     case How::Init: return "init";
     case How::FirstUse: return "first-use";
+    case How::Alloc: return "alloc";
   }
   return "first-use";
 }
@@ -550,13 +552,16 @@ struct ClassIndex {
 };
 ClassIndex g_class_index;
 
+// `addr`: a Symbol class's lock address, an Alloc class's offset in its block (part of its identity).
 std::uint64_t class_key(How how, std::uintptr_t addr, std::uint64_t hash) {
+  if (how == How::Alloc) hash += mix(addr + 1);
   return how == How::Symbol ? mix(addr) ^ 0x5bd1e995 : mix(hash + static_cast<std::uint64_t>(how));
 }
 
 bool same_class(const Class* c, How how, std::uintptr_t addr, std::uint64_t hash, const Stack& site) {
   if (c->how != how) return false;
   if (how == How::Symbol) return c->addr == addr;
+  if (how == How::Alloc && c->addr != addr) return false;
   if (c->hash != hash || c->site.n != site.n) return false;
   return std::memcmp(c->site.pc, site.pc, site.n * sizeof(std::uintptr_t)) == 0;
 }
@@ -623,24 +628,34 @@ bool in_object(const void* addr) {
 #endif
 }
 
-// A new instance (cold): its class by symbol, init site or first acquisition site.
+// A new instance (cold): its class by symbol, init site, heap block (allocation site and offset) or
+// first acquisition site.
 __attribute__((noinline, cold)) std::uint32_t make_instance(const void* lock, Kind kind, bool init) {
   Inside in;
   const auto addr = reinterpret_cast<std::uintptr_t>(lock);
   Stack site;
   How how = How::Symbol;
+  std::uintptr_t ident = addr;  // what names the class besides its site: Symbol's address, Alloc's offset
+  HeapBlock block;
   if (!in_object(lock)) {
-    how = init ? How::Init : How::FirstUse;
-    capture(site);
+    if (!init && heap_block_of(addr, block)) {
+      how = How::Alloc;
+      site.n = 1;
+      site.pc[0] = block.site;
+      ident = addr - block.start;
+    } else {
+      how = init ? How::Init : How::FirstUse;
+      capture(site);
+    }
   }
   // The table's level, asked of the dynamic linker outside g_lock (dladdr takes the loader's lock,
   // which a thread in dlopen holds while its constructors lock mutexes).
-  const TableLevel lv = resolve_level(how, addr, site);
+  const TableLevel lv = resolve_level(how, ident, site);
   SpinGuard g(g_lock);
   std::uint32_t cls = 0;
   if (!init && lookup(addr, cls)) return cls;  // another thread made it meanwhile
   if (init) erase_instance(addr);                 // re-made at the same address: a new instance
-  cls = find_or_make_class(how, kind, addr, site, lv);
+  cls = find_or_make_class(how, kind, ident, site, lv);
   if (cls < kMaxClasses - 1) g_classes[cls].load(std::memory_order_relaxed)->instances.fetch_add(1, std::memory_order_relaxed);
   insert_instance(addr, cls);
   return cls;
@@ -733,6 +748,19 @@ void forget_instance(const void* lock) {
   Inside in;
   SpinGuard g(g_lock);
   erase_instance(reinterpret_cast<std::uintptr_t>(lock));
+}
+
+void forget_instances_in(std::uintptr_t lo, std::uintptr_t hi) {
+  // Inside the runtime (g_lock may be this thread's), or not started: nothing to forget safely.
+  if (t_self == kInside || !g_started.load(std::memory_order_acquire)) return;
+  Inside in;
+  // Every lock type is at least 4-byte aligned; probes without the lock, erases under it.
+  for (std::uintptr_t a = (lo + 3) & ~std::uintptr_t{3}; a < hi; a += 4) {
+    std::uint32_t cls;
+    if (!lookup(a, cls)) continue;
+    SpinGuard g(g_lock);
+    erase_instance(a);
+  }
 }
 
 void after_acquire(Thread* t, const void* lock, std::uint32_t cls, const Acquire& a) {

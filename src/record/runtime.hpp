@@ -25,9 +25,10 @@ namespace smplock::record {
 
 // What kind of lock an instance is (the trace's CLASS.kind).
 enum class Kind : std::uint8_t { Mutex, Recursive, Rwlock, Spin, Mtx };
-// How its class was chosen (the trace's CLASS.how). Heap allocation sites are not tracked in this
-// version: a lock outside every loaded object without an init call gets its first acquisition's site.
-enum class How : std::uint8_t { Symbol, Init, FirstUse };
+// How its class was chosen (the trace's CLASS.how): a global's symbol, the init call's site, the
+// allocation site of the heap block it lies in plus its offset there (heap.hpp), or failing all of
+// those its first acquisition's site.
+enum class How : std::uint8_t { Symbol, Init, FirstUse, Alloc };
 
 const char* kind_name(Kind k);
 const char* how_name(How h);
@@ -76,6 +77,9 @@ Thread* self();
 std::uint32_t instance_of(const void* lock, Kind kind, std::uintptr_t pc, bool init);
 // A destroyed lock: its address, reused, is a new instance.
 void forget_instance(const void* lock);
+// A freed heap block that held locks: every instance in [lo, hi) is forgotten (heap.cpp calls it
+// from free; nothing is done while the calling thread is inside the runtime).
+void forget_instances_in(std::uintptr_t lo, std::uintptr_t hi);
 
 // Records a successful acquisition of `lock` (already held when this is called).
 void after_acquire(Thread* t, const void* lock, std::uint32_t cls, const Acquire& a);

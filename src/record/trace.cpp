@@ -428,6 +428,8 @@ bool emit_trace(End end, int signal, std::uint64_t lock_wait_ns, char* written) 
       if (c->how == How::Symbol) {
         out.put(",\"addr\":");
         frame(out, objs, c->addr);
+      } else if (c->how == How::Alloc) {
+        field(out, "offset", c->addr);  // the lock's offset in its heap block
       }
       out.put(",\"site\":");
       stack(out, objs, c->site);

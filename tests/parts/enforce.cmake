@@ -25,10 +25,10 @@ if(SMPLOCK_SANITIZE STREQUAL "" AND SMPLOCK_PYTHON3 AND TARGET smplock-cli AND T
   set_tests_properties(enforce_planted enforce_sysbench enforce_python_sqlite PROPERTIES LABELS enforce TIMEOUT 300
                        SKIP_RETURN_CODE 77)
   # tests/record's planted programs (built by tests/parts/record.cmake), each held to the table of
-  # its own run: every lock kind and class origin placed again (std::mutex first use, heap, init,
+  # its own run: every lock kind and class origin placed again (std::mutex first use, heap blocks' allocation sites, init,
   # recursive, rwlock, C11, a forked child, 300 threads). Those with a cycle keep its classes unleveled.
   foreach(prog heap100 recursive condwait cxx_locks c11_mtx rwlocks remade fork_held threads300 trylock_reverse
-               abba_time)
+               abba_time heap_classes)
     set(allow)
     if(prog MATCHES "^(cxx_locks|rwlocks|abba_time)$")
       set(allow --allow-unknown)

@@ -34,7 +34,7 @@ if(SMPLOCK_SANITIZE STREQUAL "" AND SMPLOCK_PYTHON3 AND TARGET smplock-cli AND T
 
   foreach(prog abba_time abba_one_thread cycles gated trylock_reverse rwlocks recursive condwait remade heap100
                fork_held threads300 c11_mtx killed contended fatal_segv fatal_abort own_handler exec_self
-               fatal_storm fork_killed)
+               fatal_storm fork_killed stack_overflow)
     add_executable(record_${prog} record/${prog}.c)
     target_link_libraries(record_${prog} PRIVATE Threads::Threads)
     record_test(${prog} COMMAND $<TARGET_FILE:record_${prog}>)
@@ -50,6 +50,9 @@ if(SMPLOCK_SANITIZE STREQUAL "" AND SMPLOCK_PYTHON3 AND TARGET smplock-cli AND T
   add_executable(record_cxx_locks record/cxx_locks.cpp)
   target_link_libraries(record_cxx_locks PRIVATE Threads::Threads)
   record_test(cxx_locks COMMAND $<TARGET_FILE:record_cxx_locks>)
+  add_executable(record_heap_classes record/heap_classes.cpp)
+  target_link_libraries(record_heap_classes PRIVATE Threads::Threads)
+  record_test(heap_classes COMMAND $<TARGET_FILE:record_heap_classes>)
   add_library(record_plugin SHARED record/plugin.c)
   set_target_properties(record_plugin PROPERTIES OUTPUT_NAME plugin)
   add_executable(record_dlopen_cycle record/dlopen_cycle.c)

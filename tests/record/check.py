@@ -35,7 +35,7 @@ class Trace:
         return found[0]
 
     def cls_at(self, function):
-        """The classes made (first-use, init) in `function` (a demangled name, parameters left off)."""
+        """The classes made (first-use, init, alloc) in `function` (a demangled name, parameters left off)."""
         return [c for c in self.classes if c["site"].get("function", "").split("(")[0] == function]
 
     def names(self):
@@ -159,13 +159,43 @@ def check_cxx_locks(t, children):
     ct = t.need_edge("catalog", "table_lock")
     assert frames_name(tc["to_stack"])[0].startswith("read_under_table"), tc["to_stack"]
     assert frames_name(ct["to_stack"])[0].startswith("write_catalog"), ct["to_stack"]
-    member = t.cls_at("read_under_table")
-    assert len(member) == 1 and member[0]["how"] == "first-use", t.names()
+    # The member std::mutex: its block's allocation site (std::make_unique in main) and offset 0.
+    member = [c for c in t.cls_at("main") if c["how"] == "alloc"]
+    assert len(member) == 1 and member[0]["offset"] == 0 and member[0]["key"].endswith("+0"), t.names()
     assert member[0]["site"]["file"].endswith("cxx_locks.cpp"), member[0]["site"]
     t.need_edge("table_lock", member[0]["id"])
     t.need_edge("catalog", member[0]["id"])
     for c in t.classes:
         assert not c["name"].startswith("std::"), c
+
+
+def check_heap_classes(t, children):
+    def alloc_at(function):
+        return sorted((c for c in t.cls_at(function) if c["how"] == "alloc"), key=lambda c: c["offset"])
+
+    here, there = alloc_at("make_here"), alloc_at("make_there")
+    # (a) + (b): make_here's blocks hold two classes, `first` and `second` at their two offsets,
+    # each one class however many objects and first-lock places (touch_one, touch_two).
+    assert len(here) == 2, t.names()
+    first, second = here
+    assert first["offset"] == 8 and second["offset"] == 48, (first, second)
+    assert first["key"].startswith("alloc:") and first["key"].endswith("+8"), first["key"]
+    assert first["name"].endswith("+8") and "heap_classes.cpp" in first["site"].get("file", ""), first
+    assert first["instances"] == 2 and first["acquisitions"] == 5, first
+    assert second["instances"] == 2 and second["acquisitions"] == 2, second
+    t.need_edge(first["id"], second["id"])
+    assert t.nesting == [], t.nesting
+    # (c) the same members made at make_there: their own class.
+    assert len(there) == 1 and there[0]["offset"] == 8 and there[0]["instances"] == 1, t.names()
+    t.need_edge(first["id"], there[0]["id"])
+    # (d) the stack mutex: its first acquisition's site.
+    local = t.cls_at("lock_on_stack")
+    assert len(local) == 1 and local[0]["how"] == "first-use", t.names()
+    t.need_edge(second["id"], local[0]["id"])
+    assert not [c for c in t.classes if c["how"] == "first-use" and c is not local[0]], t.names()
+    # (e) a new object (likely at a freed one's address): its own site's class.
+    again = alloc_at("make_again")
+    assert len(again) == 1 and again[0]["instances"] == 1 and again[0]["acquisitions"] == 1, t.names()
 
 
 def check_dlopen_cycle(t, children):
@@ -272,6 +302,11 @@ def check_fork_killed(t, children):
     ended_by(c, "signal", 15)
 
 
+def check_stack_overflow(t, children):
+    assert t.cls("overflow_lock")["acquisitions"] == 1, t.names()
+    ended_by(t, "signal", 11)
+
+
 def check_exec_self(t, children):
     # Two images of one pid: the second (the usual name), the first (FILE.<pid>.1, written before
     # the successful exec, after a failed one whose file was taken back).
@@ -301,6 +336,7 @@ CHECKS = {
     "remade": check_remade,
     "heap100": check_heap100,
     "cxx_locks": check_cxx_locks,
+    "heap_classes": check_heap_classes,
     "dlopen_cycle": check_dlopen_cycle,
     "fork_held": check_fork_held,
     "threads300": check_threads300,
@@ -314,6 +350,7 @@ CHECKS = {
     "exec_self": check_exec_self,
     "fatal_storm": check_fatal_storm,
     "fork_killed": check_fork_killed,
+    "stack_overflow": check_stack_overflow,
 }
 
 
