@@ -69,7 +69,7 @@ struct SiteCount {
 struct ClassInfo {
   std::string key;   // stable across runs: what merge() joins on
   std::string name;
-  std::string how;   // symbol, init, heap, first-use
+  std::string how;   // symbol, init, alloc, first-use
   std::string kind;  // mutex, recursive, rwlock, spin, mtx
   Frame site;        // where the class is made
   std::uint64_t instances = 0;
