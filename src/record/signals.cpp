@@ -19,10 +19,11 @@
 //
 // The handler runs with SA_RESETHAND and SA_NODEFER: a second one of the same signal during the
 // write finds the default action and kills at once; another fatal signal finds the write claimed and
-// kills by itself (a fault in the writer itself kills by the signal it was writing for). SA_ONSTACK: on a thread with an alternate stack it runs there (the only way a stack
-// overflow's SIGSEGV is seen at all; on a thread without one, the kernel kills at once, with no trace,
-// as without record). Since an alternate stack may be small, the writer always runs on a stack of its
-// own, mapped at that moment (falling back to the current one if the mapping fails).
+// kills by itself (a fault in the writer itself kills by the signal it was writing for).
+// SA_ONSTACK: on a thread with an alternate stack it runs there (the only way a stack overflow's
+// SIGSEGV is seen at all; on a thread without one, the kernel kills at once, with no trace, as
+// without record). Since an alternate stack may be small, the writer always runs on a stack of its
+// own, mapped at that moment and unmapped after (the current one if the mapping fails).
 //
 // The runtime's lock: a thread interrupted inside the runtime may hold it, so the handler waits for
 // it a bounded time (none when this thread is inside the runtime), then reads without it; every field
