@@ -64,6 +64,7 @@ constexpr std::size_t kOsPage = 4096;
 constexpr std::size_t kHugeHeader = 4096;       // the HugeRecord's page in front of a huge block
 constexpr std::uint32_t kOutBatch = 32;         // remote frees gathered before one push
 constexpr unsigned kReleasePages = 16;          // free large spans this long go back to the OS
+                                                // (past kDirtyFreeMax bytes of them, sizes.hpp)
 constexpr unsigned kDeferredPerHold = 8;        // deferred large frees done per lock hold
 
 // Debug guard bands: [magic ^ block][requested size][quota][poison 8] user bytes [poison to end]
@@ -258,6 +259,14 @@ void set_heads(Span* first, std::size_t pages) {
   first->pages = static_cast<std::uint16_t>(pages);
 }
 
+// Free spans of kReleasePages pages or more that still hold their pages (not given back with
+// madvise) count in ps.dirty_free: at most kDirtyFreeMax bytes of them are kept (issue 16: given
+// back on every free, a program that frees and allocates 1..4 MiB blocks faulted every page in
+// again each time). Smaller free spans are never given back, as before.
+inline std::size_t dirty_bytes(const Span* s) {
+  return !s->clean && s->pages >= kReleasePages ? std::size_t{s->pages} << kPageShift : 0;
+}
+
 // A span of `pages` (1..kLargeMaxPages) pages. `clean`, if given, learns whether every byte of
 // it reads zero (pages never handed out, or given back to the OS since).
 Span* alloc_pages(PoolState& ps, std::size_t pages, bool* clean = nullptr) {
@@ -266,14 +275,17 @@ Span* alloc_pages(PoolState& ps, std::size_t pages, bool* clean = nullptr) {
   if (s != nullptr) {
     ps.free_spans[pages] = s->next;
     zero = s->clean;
+    ps.dirty_free -= dirty_bytes(s);
   } else {
     for (std::size_t j = pages + 1; j <= kLargeMaxPages && s == nullptr; ++j) {
       if ((s = ps.free_spans[j]) == nullptr) continue;
       ps.free_spans[j] = s->next;
+      ps.dirty_free -= dirty_bytes(s);
       Span* rest = s + pages;  // the remainder goes back as a free span of its own
       set_heads(rest, j - pages);
       rest->kind = SpanKind::FreeSpan;
       rest->clean = zero = s->clean;
+      ps.dirty_free += dirty_bytes(rest);
       rest->next = ps.free_spans[j - pages];
       ps.free_spans[j - pages] = rest;
     }
@@ -300,9 +312,12 @@ Span* alloc_pages(PoolState& ps, std::size_t pages, bool* clean = nullptr) {
 void free_span(PoolState& ps, Span* s) {
   s->kind = SpanKind::FreeSpan;
   s->block = nullptr;
-  // MADV_DONTNEED on private anonymous memory: the pages read zero from now on.
-  s->clean = s->pages >= kReleasePages &&
-             madvise(span_addr(ps, s), std::size_t{s->pages} << kPageShift, MADV_DONTNEED) == 0;
+  // Kept with its pages while the dirty free spans stay within kDirtyFreeMax; past it, given back
+  // (MADV_DONTNEED on private anonymous memory: the pages read zero from now on).
+  const std::size_t bytes = std::size_t{s->pages} << kPageShift;
+  s->clean = s->pages >= kReleasePages && ps.dirty_free + bytes > kDirtyFreeMax &&
+             madvise(span_addr(ps, s), bytes, MADV_DONTNEED) == 0;
+  ps.dirty_free += dirty_bytes(s);
   s->next = ps.free_spans[s->pages];
   ps.free_spans[s->pages] = s;
 }

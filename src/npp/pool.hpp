@@ -203,6 +203,7 @@ struct PoolState {
   std::size_t reserved = 0;         // bytes of address space reserved
   std::size_t span_bytes = 0;       // bytes of the spans array mapping
   Span* free_spans[kLargeMaxPages + 1]{};
+  std::size_t dirty_free = 0;       // bytes of free spans >= kReleasePages still holding pages
   Depot depot[kSizeClasses]{};
   ChainRec* free_recs = nullptr;    // records given back
   ChainRec* rec_next = nullptr;     // the records page being cut

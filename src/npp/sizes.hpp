@@ -24,6 +24,9 @@ inline constexpr unsigned kLargeMaxPages = 64;
 // than kHugeCacheMaxBytes; a block above half that bound goes straight back to the OS.
 inline constexpr std::size_t kHugeCacheMaxBytes = std::size_t{128} << 20;
 inline constexpr unsigned kHugeCacheSlots = 16;
+// Free page-heap spans of 1 MiB and more keep their pages up to this many bytes together; a free
+// past it gives the span back to the OS (madvise).
+inline constexpr std::size_t kDirtyFreeMax = std::size_t{64} << 20;
 // Slabs hold at least this many blocks.
 inline constexpr unsigned kMinBlocksPerSlab = 16;
 // The reciprocal's scale: block index = (offset * recip) >> kRecipShift, exact for offsets below

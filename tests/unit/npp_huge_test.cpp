@@ -191,5 +191,43 @@ TEST(NppHuge, TheCacheStaysWithinItsBound) {
   for (void* p : live) npp::free(p);
 }
 
+// Page-heap blocks (1..4 MiB): a freed span keeps its pages while the pool's free spans that do
+// stay within kDirtyFreeMax, so a block freed and allocated again is not faulted in again; past
+// the bound, freed spans go back to the OS.
+TEST(NppLarge, AFreedLargeSpanKeepsItsPagesWithinTheBound) {
+  Pool pool(Level::NP, "NP-large-dirty");
+  constexpr std::size_t kSize = 2 * kMiB;
+  void* a = pool.malloc(kSize);
+  std::memset(a, 0x5A, kSize);
+  pool.free(a);
+  const std::size_t resident = resident_bytes();
+  void* b = pool.malloc(kSize);
+  EXPECT_EQ(b, a);
+  std::memset(b, 0x6B, kSize);
+  EXPECT_LE(resident_bytes(), resident + kSize / 4) << "the span's pages were kept";
+  pool.free(b);
+
+  detail::PoolState& ps = detail::default_state();
+  constexpr int kCount = 100;  // 200 MiB, freed
+  std::vector<void*> blocks;
+  for (int i = 0; i < kCount; ++i) {
+    blocks.push_back(npp::malloc(kSize));
+    std::memset(blocks.back(), i + 1, kSize);
+  }
+  const std::size_t full = resident_bytes();
+  for (void* p : blocks) npp::free(p);
+  {
+    const Level prev = ps.lock.acquire();
+    EXPECT_LE(ps.dirty_free, detail::kDirtyFreeMax);
+    ps.lock.release(prev);
+  }
+  EXPECT_LE(resident_bytes() + (kCount * kSize - detail::kDirtyFreeMax), full + 8 * kMiB)
+      << "all but kDirtyFreeMax of the freed spans went back";
+  // Reused: calloc's zeroing of a dirty span.
+  void* z = detail::c_calloc(kSize);
+  EXPECT_TRUE(all_zero(z, kSize));
+  npp::free(z);
+}
+
 }  // namespace
 }  // namespace smplock::npp
