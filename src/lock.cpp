@@ -66,6 +66,20 @@ std::uint16_t Lock::register_class() {
 }
 
 void Lock::sampled(CpuRecord& cpu, HeldEntry& e, std::uint16_t id, std::uint8_t previous) {
+  if (id == 0) {
+    // The class's first acquisition on any CPU (or a racer's): counted in slot 0, which goes back
+    // to 0 here so the next unregistered class comes here too. Registered now and counted in its
+    // own slot, where it is a sample only if that slot's count says so. (A signal handler that
+    // takes another unregistered class on this CPU between the inline store of slot 0 and the reset
+    // below finds slot 0 at 1: that one acquisition is counted nowhere, and its class registers on
+    // its next one. The only error of the count: one acquisition per such race.)
+    cpu.acquisitions[0].store(0, std::memory_order_relaxed);
+    id = const_cast<Lock*>(e.lock())->register_class();
+    std::atomic<std::uint64_t>& count = cpu.acquisitions[std::size_t{id}];
+    const std::uint64_t n = count.load(std::memory_order_relaxed);
+    count.store(n + 1, std::memory_order_relaxed);
+    if ((n & detail::kNestSampleMask) != 0) return;
+  }
   detail::sample_nesting(cpu, id, previous);
   if (detail::g_hold_timing.load(std::memory_order_relaxed)) {
     e.acquired_ns = platform::now_ns();
@@ -141,28 +155,15 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
   // release with the acquire's own `previous` ends them all.
   e.nest = 0;
   e.key = 0;
-#ifdef SMPLOCK_UNIPROCESSOR
-  word_.store(0, std::memory_order_relaxed);
-#else
-  // held -> free, reading kParked in the same exchange (see release()).
-  if (const std::uint32_t old = word_.exchange(0, std::memory_order_release); old != cpu.tag)
-    return release_word_slow(cpu, old, previous, where);
-#endif
-  detail::drop_level(cpu, to_int(previous));
+  free_word(cpu, to_int(previous));
 }
 
-void Lock::release_word_slow(CpuRecord& cpu, std::uint32_t old, Level previous, std::source_location where) {
-  if ((old & kOwnerMask) != cpu.tag) {
-    // The exchange has already freed it; put the word back so the report names its real owner.
-    std::uint32_t freed = 0;
-    word_.compare_exchange_strong(freed, old, std::memory_order_relaxed);
-    detail::violation(Rule::R4_ReleaseTopAsOwner, "releasing a lock whose word names another owner", this, &cpu,
-                      where);
-  }
-  // The exchange took held+parked to free: wake one sleeper. If others still sleep, that one keeps
-  // the bit set for them (wait_for_word), so one wake-up per release is enough.
+// The word is free and a sleeper is counted: wake one. Each sleeper stays counted until it has the
+// word, so every release while one is left wakes one more; a wake-up that finds nobody asleep yet
+// is not needed (that sleeper's futex compares the word, which has changed since it read it).
+__attribute__((noinline, cold)) void Lock::wake_sleeper(CpuRecord& cpu, std::uint8_t to) {
   platform::futex_wake(word_, 1);
-  detail::drop_level(cpu, to_int(previous));
+  detail::drop_level(cpu, to);
 }
 
 // --- several locks of one class (DESIGN §2's one exception to R2) ---------------------------------
@@ -255,15 +256,7 @@ bool Lock::release_in_class(CpuRecord& cpu, HeldEntry& e, Level previous, std::s
   // The member below becomes the top; the CPU stays at the level.
   set_taken_before(nullptr);
   e.key = HeldEntry::make_key(below, to_int(e.previous())) | detail::kHeldSameClass;
-#ifdef SMPLOCK_UNIPROCESSOR
-  word_.store(0, std::memory_order_relaxed);
-  detail::drop_level(cpu, mine);
-#else
-  if (const std::uint32_t old = word_.exchange(0, std::memory_order_release); old != cpu.tag)
-    release_word_slow(cpu, old, level_, where);
-  else
-    detail::drop_level(cpu, mine);
-#endif
+  free_word(cpu, mine);
   return true;
 }
 
@@ -319,20 +312,25 @@ void Lock::unlock(std::source_location where) {
 //   yield  look, then give the processor away (sched_yield): when threads outnumber cores, the
 //          holder may be waiting for this very processor; the word is left alone, so the holder's
 //          release makes no system call;
-//   park   sleep on the word (futex): set kParked, which sends the holder's release to its waking
-//          path. Only a long wait gets here, so the system calls of sleep and wake-up are paid
-//          rarely, and a program with more threads than cores never collapses.
+//   park   sleep on the word (futex), counted in sleepers_, which sends the holder's release to its
+//          waking path. Only a long wait gets here, so the system calls of sleep and wake-up are
+//          paid rarely, and a program with more threads than cores never collapses.
 //
-// No wake-up is ever lost, and no sleep has a time limit to fall back on:
-//   - a waiter sleeps only on a word that has kParked set (futex_wait compares the whole word), and
-//     the release that clears the bit reads it in the same exchange and wakes one sleeper;
-//   - that release wakes one of possibly several, and the word is then free: anyone may take it
-//     bare (the fast path does), leaving the others asleep behind a word without the bit. Each
-//     waiter that reached the park phase is counted in sleepers_ until it has the word, and the
-//     woken one, while another is counted, sets the bit again on a word taken bare and takes a free
-//     word with the bit set. Since a sleeper counts itself before it sets the bit and sleeps, any
-//     sleeper left behind is in the count the woken one reads.
+// No wake-up is ever lost, and no sleep has a time limit to fall back on. The release stores 0
+// and then reads sleepers_ with no fence between (no locked instruction on the release); the
+// waiter counts itself, then runs a process-wide barrier (membarrier), then reads the word w it
+// sleeps on. The barrier either finds the releaser before its store (the store then comes after a
+// full barrier on its CPU, so its later read of sleepers_ sees the count) or after it (the store
+// is then visible, and the waiter reads 0 or a later holder's word, never that w). So whichever
+// release frees the value a sleeper sleeps on reads the count and wakes one:
+//   - futex_wait compares the word with w under the kernel's lock, so a wake-up after the store
+//     either finds the sleeper queued or the sleeper finds the word changed;
+//   - a sleeper stays counted until it wakes, so when one release wakes another sleeper than one
+//     that slept on the value it freed, each later release wakes one more while any sleeps; the
+//     woken one always goes on to take the word (and release it, waking the next) or to sleep on
+//     a newer holder's value, whose release wakes again: no sleeper is left behind a free word;
 //   - a waiter woken by a signal or finding the word changed is awake, which is all it needs.
+// A kernel without membarrier gets no park phase: waiters keep yielding (never collapse, burn more).
 __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::source_location where) {
 #ifdef SMPLOCK_UNIPROCESSOR
   detail::violation(Rule::Fatal, "lock busy in the uniprocessor build (held by a CPU that is gone)", this, &cpu,
@@ -348,26 +346,18 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
   std::uint64_t spin_end = t0 + spin_budget;
   std::uint64_t yield_end = spin_end + yield_budget;
   std::uint64_t spins = 0, parks = 0;
-  bool sleeper = false;  // counted in sleepers_ (from the park phase on)
+  bool sleeper = false;    // counted in sleepers_ for the sleep about to come, and the barrier run
+  bool can_sleep = true;   // false when the kernel has no process-wide barrier: yield instead
   unsigned backoff = 1;
   bool yielding = false;
   for (;;) {
     std::uint32_t w = word_.load(std::memory_order_relaxed);
     if (w == 0) {
-      // free -> held, with kParked set when a sleeper other than us may be asleep. Acquire pairs
-      // with the releaser's exchange.
-      const std::uint32_t want =
-          sleeper && sleepers_.load(std::memory_order_seq_cst) > 1 ? cpu.tag | kParked : cpu.tag;
-      if (word_.compare_exchange_weak(w, want, std::memory_order_acquire, std::memory_order_relaxed)) break;
+      // free -> held. Acquire pairs with the releaser's store.
+      if (word_.compare_exchange_weak(w, cpu.tag, std::memory_order_acquire, std::memory_order_relaxed)) break;
       continue;
     }
     ++spins;
-    if (sleeper && (w & kParked) == 0 && sleepers_.load(std::memory_order_seq_cst) > 1) {
-      // Taken bare (by the fast path, say) after the release that woke us: the others still asleep
-      // need the bit, or the new holder's release wakes nobody.
-      word_.compare_exchange_weak(w, w | kParked, std::memory_order_relaxed, std::memory_order_relaxed);
-      continue;
-    }
     if (!yielding) {
       for (unsigned i = 0; i < backoff; ++i) platform::cpu_relax();
       if (backoff < kBackoffCap) backoff <<= 1;
@@ -375,27 +365,34 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
       if ((spins & 7) != 0 || platform::now_ns() < spin_end) continue;
       yielding = true;
     }
-    if (platform::now_ns() < yield_end) {
+    if (!can_sleep || platform::now_ns() < yield_end) {
       platform::yield_cpu();
       continue;
     }
-    // Park. Counted first, then held -> held+parked, so the owner's release takes the waking path.
+    // Park. Counted first, then the process-wide barrier, and only then a fresh look at the word:
+    // every release that stores 0 over a value read from here on reads the count afterwards and
+    // wakes (see the lock word's comment in smplock/lock.hpp). Counted only around each sleep, so
+    // a woken waiter spinning for the hand-over sends no release to the waking path: releases
+    // make wake-up calls only while someone sleeps (or is about to).
     if (!sleeper) {
-      sleeper = true;
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
-      continue;  // look at the word again, now as a counted sleeper
-    }
-    if ((w & kParked) == 0) {
-      if (!word_.compare_exchange_weak(w, w | kParked, std::memory_order_seq_cst, std::memory_order_relaxed))
+      if (!platform::process_wide_barrier()) {
+        // No barrier, no safe sleep: this waiter keeps yielding until it has the word.
+        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+        can_sleep = false;
         continue;
-      w |= kParked;
+      }
+      sleeper = true;
+      continue;  // look at the word again, now as a counted sleeper
     }
     // Sleeps only while the word is still w (the kernel compares it under its own lock), until a
     // release wakes us or a signal comes. No time limit.
     platform::futex_wait(word_, w, 0);
+    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+    sleeper = false;
     ++parks;
-    // Woken: spin briefly for the hand-over, then straight back to sleep (no yield phase: a woken
-    // waiter that yielded for long would keep the others waiting behind the bit it must set).
+    // Woken: spin briefly for the hand-over, then straight back to sleep (counted again, with the
+    // barrier again: one system call per sleep, and sleeps are rare).
     spin_end = platform::now_ns() + spin_budget / 4;
     yield_end = spin_end;
     backoff = 1;

@@ -67,7 +67,7 @@ inline bool stuck(const std::atomic<std::uint32_t>& word, const std::atomic<std:
                   const std::vector<int>& due) {
   if (due.empty()) return false;
   const std::uint64_t p1 = progress.load();
-  if (word.load() != 0) return false;  // held: its owner's release will wake a sleeper if the bit says so
+  if (word.load() != 0) return false;  // held: its owner's release will wake a sleeper if one is counted
   for (int tid : due)
     if (!asleep_on(tid, &word)) return false;
   return word.load() == 0 && progress.load() == p1;

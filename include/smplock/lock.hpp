@@ -127,25 +127,43 @@ class Lock {
 
   // --- Public interface ends here. -------------------------------------------------------------
 
-  // The lock word. 0: free. Otherwise bits 0-15 hold the owner's tag (CPU index + 1) and bit 31
-  // says a waiter may be asleep on the word (a futex), so the release must wake one.
+  // The lock word. 0: free. Otherwise the owner's tag (CPU index + 1, bits 0-15). Only the owner
+  // writes a held word; everyone else only CASes a free one.
   //
-  //   free (0) --CAS acquire--> held (tag) --exchange release--> free
-  //   held (tag) --sleeper CAS--> held+parked (tag|P) --exchange release + futex wake--> free
-  //   free --CAS by a sleeper--> held+parked (tag|P)   (while other sleepers are counted)
+  //   free (0) --CAS acquire--> held (tag) --plain store release--> free
   //
-  // The release is an exchange, not a load and a store: it reads kParked in the same instant it
-  // frees the word, so a waiter that sets the bit at any moment before is always woken. Sleeps have
-  // no time limit; nothing but a wake-up (or a changed word) ends them.
+  // Sleepers are counted in sleepers_, not in the word. The release stores 0, then reads
+  // sleepers_ and wakes one sleeper when it is nonzero; a waiter counts itself in sleepers_, then
+  // runs a process-wide barrier (membarrier), and only then reads the word it sleeps on. The
+  // barrier stands for the fence the release leaves out (store, then load of another word): either
+  // the waiter reads the freed word (or a later one) and does not sleep on the old value, or the
+  // release reads the count and wakes. So the release needs no locked instruction, and no wake-up is
+  // lost. Sleeps have no time limit; nothing but a wake-up (or a changed word) ends them.
   static constexpr std::uint32_t kOwnerMask = 0xFFFFu;
-  static constexpr std::uint32_t kParked = 1u << 31;
 
  private:
   Level acquire_slow(detail::CpuRecord& cpu, std::source_location where);
   bool try_acquire_slow(detail::CpuRecord& cpu, Level& previous, std::source_location where);
   void release_slow(detail::CpuRecord& cpu, Level previous, std::source_location where);
   void wait_for_word(detail::CpuRecord& cpu, std::source_location where);
-  void release_word_slow(detail::CpuRecord& cpu, std::uint32_t old, Level previous, std::source_location where);
+  void wake_sleeper(detail::CpuRecord& cpu, std::uint8_t to);
+  // held -> free, then down to level `to`: what every release ends with once the rules are checked.
+  // The word is not read: the held-lock slot matched (fast path) or owner() was checked (slow path),
+  // and a slot names a lock only after this CPU's own CAS took its word, which no other CPU writes
+  // while it is held. Release pairs with the next owner's acquire CAS; the signal fence keeps the
+  // compiler from reading sleepers_ before the store (the processor's own store-to-load reordering
+  // is what the sleeper's process-wide barrier covers).
+  [[gnu::always_inline]] void free_word(detail::CpuRecord& cpu, std::uint8_t to) {
+#ifdef SMPLOCK_UNIPROCESSOR
+    word_.store(0, std::memory_order_relaxed);
+#else
+    word_.store(0, std::memory_order_release);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      return wake_sleeper(cpu, to);
+#endif
+    detail::drop_level(cpu, to);
+  }
   std::uint16_t register_class();
   std::uint16_t class_or_register() {
     const std::uint16_t id = class_id_.load(std::memory_order_relaxed);
@@ -156,11 +174,11 @@ class Lock {
     e.key = detail::HeldEntry::make_key(this, to_int(previous));  // not nested, not timed
     e.where = where;
 #ifndef SMPLOCK_NO_COUNTERS  // defined only by the counters-off benchmark build
-    std::uint16_t id = class_id_.load(std::memory_order_relaxed);
-    if (id == 0) [[unlikely]]
-      id = register_class();
     // This CPU's own counter: a plain load and store. Its old value also picks the nesting samples
-    // (1 in 64), so sampling costs a test on a register, not another memory access.
+    // (1 in 64), so sampling costs a test on a register, not another memory access. A class not yet
+    // registered has id 0, whose counter the sampled path keeps at 0: so its first acquisition
+    // always takes that path, which registers the class and counts it there (no test for 0 here).
+    const std::uint16_t id = class_id_.load(std::memory_order_relaxed);
     std::atomic<std::uint64_t>& count = cpu.acquisitions[std::size_t{id}];  // size_t: one lea
     const std::uint64_t n = count.load(std::memory_order_relaxed);
     count.store(n + 1, std::memory_order_relaxed);
@@ -169,7 +187,8 @@ class Lock {
 #endif
   }
   // The sampled acquisitions (1 in 64 per CPU and class): the nesting sample, and the hold timing
-  // when it is on. Out of line, so the common acquire tests nothing more than the counter's bits.
+  // when it is on; and the first acquisition of a class not yet registered (id 0), which registers
+  // it. Out of line, so the common acquire tests nothing more than the counter's bits.
   static void sampled(detail::CpuRecord& cpu, detail::HeldEntry& e, std::uint16_t id, std::uint8_t previous);
 
   std::atomic<std::uint32_t> word_{0};
@@ -177,12 +196,11 @@ class Lock {
   // CPUs in the contended path, for the queue histogram only (a byte: past 255 it wraps, and only
   // the histogram is off).
   std::atomic<std::uint8_t> waiters_{0};
-  std::atomic<std::uint16_t> class_id_{0};
-  // CPUs that have reached the park phase and not yet taken the word: who may be asleep. A sleeper
-  // takes the word, or sets kParked on a word taken bare by someone else, whenever another one is
-  // counted, so no sleeper is ever left behind a word without the bit. Exact: 16 bits hold every
-  // CPU a lock word's tag can name.
+  // CPUs asleep on the word or about to be (counted from just before each sleep's barrier until
+  // it wakes, or takes the word instead). Every release that reads it nonzero wakes one. Exact: 16 bits hold every CPU a lock word's tag can
+  // name. Beside the word, in the same aligned 8 bytes, so the release reads a line it already has.
   std::atomic<std::uint16_t> sleepers_{0};
+  std::atomic<std::uint16_t> class_id_{0};
   // While this lock is held as a further member of a same-class group: the 48-bit address of the
   // member taken before it (the group is a chain through its locks, the top in the held-lock slot).
   // Written and read only by the holding CPU, in padding the layout had anyway.
@@ -248,17 +266,7 @@ inline void Lock::release(Level previous, std::source_location where) {
       e.key != detail::HeldEntry::make_key(this, to_int(previous))) [[unlikely]]
     return release_slow(cpu, previous, where);
   e.key = 0;
-#ifdef SMPLOCK_UNIPROCESSOR
-  word_.store(0, std::memory_order_relaxed);
-#else
-  // held -> free, in one exchange that also reads kParked: a waiter that set the bit an instant
-  // before is seen here and woken by the slow path (a load then a store would overwrite a bit set
-  // between the two, and that sleeper would never be woken). Release pairs with the next owner's
-  // acquire CAS.
-  if (const std::uint32_t old = word_.exchange(0, std::memory_order_release); old != cpu.tag) [[unlikely]]
-    return release_word_slow(cpu, old, previous, where);
-#endif
-  detail::drop_level(cpu, to_int(previous));
+  free_word(cpu, to_int(previous));
 }
 
 inline bool Lock::try_acquire(Level& previous, std::source_location where) {

@@ -2,6 +2,7 @@
 #include "platform/platform.hpp"
 
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -37,6 +38,19 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
 
 void futex_wake(std::atomic<std::uint32_t>& word, int count) {
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0);
+}
+
+bool process_wide_barrier() {
+  // Registered once per process (the kernel requires it before the first expedited barrier); a
+  // kernel without membarrier answers -1, and the caller falls back. No function-local static: a
+  // signal handler may get here first, and registering twice is harmless.
+  static std::atomic<int> state{0};  // 0: not yet asked, 1: registered, 2: unavailable
+  int s = state.load(std::memory_order_acquire);
+  if (s == 0) {
+    s = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1 : 2;
+    state.store(s, std::memory_order_release);
+  }
+  return s == 1 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 int thread_id() { return static_cast<int>(syscall(SYS_gettid)); }

@@ -21,6 +21,13 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::u
 // Wakes up to `count` sleepers on the word.
 void futex_wake(std::atomic<std::uint32_t>& word, int count);
 
+// A process-wide memory barrier (membarrier, private expedited): when it returns, every other
+// thread of the process that was running has executed a full barrier, and any that was not will
+// before it next runs. It pairs with a compiler-only barrier on the other side, so a hot path can
+// order a store before a later load without a locked instruction, while the rare side pays the
+// system call. False when the kernel offers no such barrier (nothing was done).
+bool process_wide_barrier();
+
 // Gives this thread's processor to another runnable thread, if there is one (sched_yield: a
 // system call, async-signal-safe in practice: it takes no user-space lock).
 void yield_cpu();

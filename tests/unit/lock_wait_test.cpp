@@ -1,6 +1,6 @@
 // The contended acquire's phases (src/lock.cpp, wait_for_word): spin, then yield, then park, and
-// the park protocol: a sleeper sleeps until a release wakes it (no time limit), and the parked bit
-// a woken waiter leaves behind. The phase budgets are the library's runtime knobs
+// the park protocol: a sleeper sleeps until a release wakes it (no time limit), and stays counted
+// in the lock's sleepers until it has the word, so no sleeper is left behind. The phase budgets are the library's runtime knobs
 // (detail::g_spin_budget_ns, g_yield_budget_ns), set here far from the waits they are compared
 // with, so the outcome does not depend on how fast the machine is. Whether a thread is asleep is
 // asked of the kernel (park_probe.hpp), never guessed from elapsed time.
@@ -112,25 +112,31 @@ TEST(LockWait, ALongWaitSleeps) {
   EXPECT_EQ(c.parks, 1u);  // one sleep, ended by the release
 }
 
-TEST(LockWait, AWokenWaiterSetsTheParkedBitOnlyForOthers) {
+TEST(LockWait, AWokenWaiterTakesTheWordBareAndUncountsItself) {
   SMPLOCK_NEEDS_SEVERAL_CPUS();
   const Budgets budgets(0, 0);  // straight to sleep
-  Lock l(Level::PS, "wait-parked-bit");
+  Lock l(Level::PS, "wait-woken-uncounts");
   const Level p = l.acquire();
   std::atomic<std::uint32_t> word_while_held{0};
+  std::atomic<unsigned> sleepers_while_held{99};
   std::atomic<int> waiter_cpu{-1};
+  std::atomic<int> tid{0};
   std::thread waiter([&] {
+    tid.store(test::gettid_now());
     Guard g(l);  // sleeps until the release below wakes it
     waiter_cpu.store(cpu_index());
     word_while_held.store(LockAccess::word(l));
+    sleepers_while_held.store(LockAccess::sleepers(l));
   });
-  // Release once the waiter has set the parked bit (it is then asleep, or about to be).
-  while ((LockAccess::word(l) & Lock::kParked) == 0) std::this_thread::sleep_for(1ms);
-  l.release(p);  // the waking path: clears the bit, wakes one
+  // Release once the waiter is counted and asleep on the word, so the release must wake it.
+  while (tid.load() == 0 || !test::asleep_on(tid.load(), &LockAccess::word_ref(l))) std::this_thread::yield();
+  EXPECT_EQ(LockAccess::sleepers(l), 1u);
+  l.release(p);  // the waking path: sleepers_ is nonzero, one futex wake-up
   waiter.join();
-  // Nobody else waited, so the woken waiter took the lock with its bare tag: its own release was a
-  // plain store, not another wake-up call for sleepers that do not exist.
+  // The woken waiter holds the word with its bare tag and is no longer counted, so its own release
+  // was a plain store with no wake-up call for sleepers that do not exist.
   EXPECT_EQ(word_while_held.load(), static_cast<std::uint32_t>(waiter_cpu.load() + 1));
+  EXPECT_EQ(sleepers_while_held.load(), 0u);
   EXPECT_EQ(LockAccess::word(l), 0u);
   EXPECT_EQ(LockAccess::waiters(l), 0u);
   EXPECT_EQ(LockAccess::sleepers(l), 0u);
@@ -164,10 +170,9 @@ TEST(LockWait, ASleeperWakesOnlyWhenReleased) {
 }
 
 // The lost wake-up the protocol once had a time limit for (issue 11, defect 12): a release wakes
-// one of several sleepers and clears the parked bit; a fresh acquirer takes the word bare on the
-// fast path before the woken one runs; the others still sleep behind a word without the bit. The
-// woken one must set the bit again (it counts the others), and every later release must wake the
-// next. Each step is forced, and each state is read from the kernel: every sleeper is asleep on
+// one of several sleepers; a fresh acquirer takes the word bare on the fast path before the woken
+// one runs; the others still sleep. Every one of them must still be counted in the lock's sleepers
+// (so the fresh acquirer's release wakes the next), and every later release must wake the next. Each step is forced, and each state is read from the kernel: every sleeper is asleep on
 // the word before a release, and no state is ever reached where the word is free, nothing moves,
 // and every sleeper still due is asleep (test::stuck: with no time limit, that is a hang).
 TEST(LockWait, AFreshAcquirerAfterAWakeLeavesNoSleeperBehind) {
@@ -203,15 +208,15 @@ TEST(LockWait, AFreshAcquirerAfterAWakeLeavesNoSleeperBehind) {
   while (!all_due_asleep()) std::this_thread::yield();
   EXPECT_EQ(LockAccess::sleepers(l), static_cast<unsigned>(kSleepers));
 
-  // The release clears the bit and wakes one; this CPU takes the word straight back, bare, as a
+  // The release wakes one; this CPU takes the word straight back, bare, as a
   // fresh acquirer on the fast path. (Usually before the woken one runs. If the woken one ran
   // first, it took the word, woke the next on its release, and was through: the next one is then
   // the woken one. If this CPU lost the race outright, a woken one has the word and the rest of
   // the test still holds.)
   l.release(p);
   if (l.try_acquire(p)) {
-    // A woken one found the word taken bare with others counted: it set the bit again and went
-    // back to sleep. Every thread still due is asleep now, behind a word that has the bit.
+    // A woken one found the word taken bare: it went back to sleep, still counted. Every thread
+    // still due is asleep now and counted, so this CPU's release below must wake one.
     bool due = false;
     for (;;) {
       if (all_due_asleep()) {
@@ -223,8 +228,12 @@ TEST(LockWait, AFreshAcquirerAfterAWakeLeavesNoSleeperBehind) {
       if (all_done) break;
       std::this_thread::yield();
     }
-    if (due) EXPECT_NE(word.load() & Lock::kParked, 0u) << "sleepers left behind a word without the parked bit";
-    l.release(p);  // wakes one; each woken one takes the free word with the bit while others sleep
+    if (due) {
+      unsigned not_done = 0;
+      for (int i = 0; i < kSleepers; ++i) not_done += done[i].load() ? 0 : 1;
+      EXPECT_EQ(LockAccess::sleepers(l), not_done) << "sleepers asleep behind a held word but not counted";
+    }
+    l.release(p);  // wakes one; each woken one's release wakes the next while others are counted
   }
   unsigned lost = 0;
   for (;;) {
