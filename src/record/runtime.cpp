@@ -174,6 +174,9 @@ void merge_thread(Thread* t) {
   }
 }
 
+constexpr std::size_t kFirstHeld = 16;
+std::uint32_t g_free_records = 0;  // records whose thread has exited (g_lock held)
+
 void thread_exit(void* arg) {
   Thread* t = static_cast<Thread*>(arg);
   t_self = kInside;
@@ -182,6 +185,7 @@ void thread_exit(void* arg) {
     merge_thread(t);
     t->nheld = 0;
     t->live.store(false, std::memory_order_release);
+    ++g_free_records;
   }
   // Locks this thread takes in later destructors are not recorded (its record may be reused).
   t_self = kDead;
@@ -190,19 +194,38 @@ void thread_exit(void* arg) {
 Thread* make_thread() {
   t_self = kInside;
   Thread* t = nullptr;
+  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
   {
     SpinGuard g(g_lock);
-    for (Thread* r = g_threads.load(std::memory_order_relaxed); r != nullptr; r = r->next) {
+    for (Thread* r = g_free_records == 0 ? nullptr : g_threads.load(std::memory_order_relaxed); r != nullptr; r = r->next) {
       if (!r->live.load(std::memory_order_relaxed)) {
         t = r;
+        --g_free_records;
         break;
       }
     }
     if (t == nullptr) {
-      t = static_cast<Thread*>(arena_alloc(sizeof(Thread)));
+      // One arena block: the record, its first edge table, a first held stack of 16 and the start
+      // of its chunk directory share the first page; then its first class chunk (no mmap per thread).
+      constexpr std::size_t kT = (sizeof(Thread) + 63) & ~std::size_t{63};
+      constexpr std::size_t kE = (sizeof(EdgeTable) + 64 * sizeof(std::atomic<EdgeLocal*>) + 63) & ~std::size_t{63};
+      constexpr std::size_t kH = kFirstHeld * sizeof(Held);
+      constexpr std::size_t kD = sizeof(std::atomic<ClassLocal*>) * kChunkDir;
+      constexpr std::size_t kC = sizeof(ClassLocal) * kChunkClasses;
+      char* block = static_cast<char*>(arena_alloc(kT + kE + kH + kD + kC));
+      t = reinterpret_cast<Thread*>(block);
       if (t != nullptr) {
         new (t) Thread();
-        t->dir = static_cast<std::atomic<ClassLocal*>*>(arena_alloc(sizeof(std::atomic<ClassLocal*>) * kChunkDir));
+        auto* et = reinterpret_cast<EdgeTable*>(block + kT);
+        et->mask = 63;
+        et->used = 0;
+        t->edges.store(et, std::memory_order_relaxed);
+        t->held = reinterpret_cast<Held*>(block + kT + kE);
+        t->cap_held = kFirstHeld;
+        t->dir = reinterpret_cast<std::atomic<ClassLocal*>*>(block + kT + kE + kH);
+        auto* chunk = reinterpret_cast<ClassLocal*>(block + kT + kE + kH + kD);
+        chunk[0].pad = 0;  // a write first: a read would map the zero page and fault again on the write
+        t->dir[0].store(chunk, std::memory_order_relaxed);
         t->next = g_threads.load(std::memory_order_relaxed);
         g_threads.store(t, std::memory_order_release);
       }
@@ -211,7 +234,7 @@ Thread* make_thread() {
     }
     if (t != nullptr) {
       t->life.store(t->life.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      t->tid = static_cast<pid_t>(syscall(SYS_gettid));
+      t->tid = tid;
       t->nheld = 0;
       t->live.store(true, std::memory_order_release);
       g_threads_seen.fetch_add(1, std::memory_order_relaxed);
@@ -242,12 +265,12 @@ ClassLocal& class_local(Thread* t, std::uint32_t cls) {
 // number of locks. False when out of memory (that lock goes unrecorded).
 __attribute__((noinline, cold)) bool grow_held(Thread* t) {
   Inside in;
-  const std::size_t cap = t->cap_held == 0 ? 256 : t->cap_held * 2;
+  const std::size_t cap = t->cap_held <= kFirstHeld ? 256 : t->cap_held * 2;
   Held* n = static_cast<Held*>(pages(cap * sizeof(Held)));
   if (n == nullptr) return false;
   if (t->held != nullptr) {
     std::memcpy(n, t->held, t->nheld * sizeof(Held));
-    munmap(t->held, t->cap_held * sizeof(Held));
+    if (t->cap_held != kFirstHeld) munmap(t->held, t->cap_held * sizeof(Held));  // the first is arena memory
   }
   t->held = n;
   t->cap_held = cap;
@@ -670,7 +693,10 @@ void fork_child() {
   g_lock.reset();
   Thread* me = t_self;
   for (Thread* r = g_threads.load(std::memory_order_relaxed); r != nullptr; r = r->next) {
-    if (r != me) r->live.store(false, std::memory_order_relaxed);
+    if (r != me && r->live.load(std::memory_order_relaxed)) {
+      r->live.store(false, std::memory_order_relaxed);
+      ++g_free_records;
+    }
   }
   const std::uint32_t nclasses = g_nclasses.load(std::memory_order_relaxed);
   for (std::uint32_t id = 0; id < nclasses; ++id) {
