@@ -386,8 +386,12 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
       continue;  // look at the word again, now as a counted sleeper
     }
     // Sleeps only while the word is still w (the kernel compares it under its own lock), until a
-    // release wakes us or a signal comes. No time limit.
-    platform::futex_wait(word_, w, 0);
+    // release wakes us or a signal comes. No time limit. When the word had already changed (or a
+    // signal came), look again at once, still counted: no new barrier is needed for that (every
+    // look after the barrier is covered by it). Treating that as a wake-up, uncounted, with a
+    // spin and a new barrier each time, halved 8 threads' short sections on 2 cores (a lock
+    // whose word changes millions of times a second makes most futex waits return at once).
+    if (!platform::futex_wait(word_, w, 0)) continue;
     sleepers_.fetch_sub(1, std::memory_order_seq_cst);
     sleeper = false;
     ++parks;

@@ -23,7 +23,7 @@ std::uint64_t now_ns() {
 
 void yield_cpu() { sched_yield(); }
 
-void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::uint64_t timeout_ns) {
+bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::uint64_t timeout_ns) {
   timespec ts{};
   timespec* tp = nullptr;
   if (timeout_ns != 0) {
@@ -32,12 +32,14 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::u
     tp = &ts;
   }
   // std::atomic<uint32_t> has the layout of uint32_t (static_assert below), as futex needs.
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, tp, nullptr, 0);
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, tp, nullptr, 0) ==
+         0;
 }
 static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
 
-void futex_wake(std::atomic<std::uint32_t>& word, int count) {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0);
+int futex_wake(std::atomic<std::uint32_t>& word, int count) {
+  const long n = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0);
+  return n > 0 ? static_cast<int>(n) : 0;
 }
 
 bool process_wide_barrier() {

@@ -16,10 +16,11 @@ namespace smplock::platform {
 std::uint64_t now_ns();
 
 // Sleeps while *word == expected, at most timeout_ns (0: no limit). Returns early on a wake, a
-// signal, or a changed word; the caller always re-checks.
-void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::uint64_t timeout_ns);
-// Wakes up to `count` sleepers on the word.
-void futex_wake(std::atomic<std::uint32_t>& word, int count);
+// signal, or a changed word; the caller always re-checks. True when a futex_wake() ended the sleep
+// (false: a signal, the time limit, or a word that had already changed).
+bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::uint64_t timeout_ns);
+// Wakes up to `count` sleepers on the word; returns how many it woke.
+int futex_wake(std::atomic<std::uint32_t>& word, int count);
 
 // A process-wide memory barrier (membarrier, private expedited): when it returns, every other
 // thread of the process that was running has executed a full barrier, and any that was not will
