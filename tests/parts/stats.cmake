@@ -16,3 +16,4 @@ endif()
 
 smplock_test(stats_render SOURCES unit/stats_render_test.cpp unit/stats_fixture.cpp
              LIBS smplock::report LABELS unit)
+target_compile_definitions(stats_render PRIVATE SMPLOCK_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

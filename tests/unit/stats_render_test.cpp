@@ -109,9 +109,9 @@ TEST(StatsRender, ChromiumDrawsTheSvg) {
 TEST(StatsRender, ChromiumDrawsATracesSvg) {
   if (!have("chromium")) GTEST_SKIP() << "chromium is not installed (apt-get install chromium)";
   if (!have("python3")) GTEST_SKIP() << "python3 is not installed";
-  // The fixture beside this source file (compilers are given absolute source paths here).
-  const std::filesystem::path fixture =
-      std::filesystem::path(__FILE__).parent_path().parent_path() / "report" / "small.trace.json";
+  // The checked-in fixture, by the source tree's absolute path (__FILE__ is relative under ccache's
+  // CCACHE_BASEDIR, which scripts/test.sh sets).
+  const std::filesystem::path fixture = std::filesystem::path(SMPLOCK_SOURCE_DIR) / "tests" / "report" / "small.trace.json";
   std::ifstream in(fixture);
   ASSERT_TRUE(in) << "cannot read " << fixture;
   std::stringstream text;
