@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "needs_cpus.hpp"
 #include "npp/pool.hpp"
 #include "npp/sizes.hpp"
 #include "smplock/smplock.hpp"
@@ -207,6 +208,7 @@ TEST(NppHuge, TheCacheStaysWithinItsBound) {
 // one cache (split, gathered and whole reuse all happen): no block is handed out twice and every
 // block keeps what its owner wrote. Bounded: 2 x 60 blocks.
 TEST(NppHuge, TwoThreadsShareTheCacheWithoutLosingContents) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
   std::atomic<int> bad{0};
   auto worker = [&](unsigned seed) {
     void* live[3] = {};
