@@ -240,17 +240,7 @@ CLI::App* add_enforce(CLI::App& app) {
   cmd->add_option("-o,--output", args->out, "Record the run too, as smplock record -o FILE does");
   cmd->add_option("--wrapper", args->wrappers, "With -o: the program's own lock wrappers (as smplock record)");
   cmd->add_flag("-v,--verbose", args->verbose, "Say what was taken from the table (on stderr)");
-  // As `smplock record`: everything from the program's name on is the program's.
-  auto never = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("PROGRAM", *never, "The program to run, and its arguments")
-      ->check(CLI::Validator([](std::string&) { return std::string("the program's own"); }, "PROGRAM [ARGS...]"));
-  cmd->validate_positionals();
-  cmd->prefix_command();
-  cmd->callback([cmd, args] {
-    std::vector<std::string> rest = cmd->remaining();
-    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-    run(*args, rest);
-  });
+  launch::take_program(cmd, [args](const std::vector<std::string>& program) { run(*args, program); });
   return cmd;
 }
 

@@ -13,6 +13,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
+
+#include <CLI/CLI.hpp>
 
 #ifndef SMPLOCK_INSTALL_LIBDIR
 #define SMPLOCK_INSTALL_LIBDIR "lib"
@@ -100,6 +103,22 @@ void pass_on(int status) {
     std::_Exit(128 + sig);
   }
   std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+void take_program(CLI::App* cmd, std::function<void(const std::vector<std::string>&)> run) {
+  // prefix_command hands every argument from the first positional on to remaining(). The
+  // positional is there for `--` and --help only: it refuses every value, so each one goes to
+  // remaining() (CLI11 hands `--` to the parent command when a subcommand has no positional).
+  auto never = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("PROGRAM", *never, "The program to run, and its arguments")
+      ->check(CLI::Validator([](std::string&) { return std::string("the program's own"); }, "PROGRAM [ARGS...]"));
+  cmd->validate_positionals();
+  cmd->prefix_command();
+  cmd->callback([cmd, never, run = std::move(run)] {
+    std::vector<std::string> rest = cmd->remaining();
+    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+    run(rest);
+  });
 }
 
 }  // namespace smplock::tools::launch

@@ -8,7 +8,15 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace smplock::tools::launch {
+
+// Makes CMD take everything from the program's name on as the program's, options included, and
+// calls RUN with that command line (a leading `--` dropped) when CMD is chosen.
+void take_program(CLI::App* cmd, std::function<void(const std::vector<std::string>&)> run);
 
 // The interposer: $SMPLOCK_RECORD_LIB, else beside this program (the build tree keeps it one level
 // up, an install in ../lib), else the install's library directory. Not found: "WHO: cannot find

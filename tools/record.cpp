@@ -117,19 +117,7 @@ CLI::App* add_record(CLI::App& app) {
                   "naming classes and call sites (may be repeated)");
   cmd->add_flag("--finish", args->finish_only, "Finish raw trace files left by a run without this command");
   cmd->add_flag("-v,--verbose", args->verbose, "Say what each trace holds (on stderr)");
-  // Everything from the program's name on is the program's, options included (prefix_command).
-  // The positional is there for `--` and --help only: it refuses every value, so each one goes to
-  // remaining() (CLI11 hands `--` to the parent command when a subcommand has no positional).
-  auto never = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("PROGRAM", *never, "The program to run, and its arguments")
-      ->check(CLI::Validator([](std::string&) { return std::string("the program's own"); }, "PROGRAM [ARGS...]"));
-  cmd->validate_positionals();
-  cmd->prefix_command();
-  cmd->callback([cmd, args] {
-    std::vector<std::string> rest = cmd->remaining();
-    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-    run(*args, rest);
-  });
+  launch::take_program(cmd, [args](const std::vector<std::string>& program) { run(*args, program); });
   return cmd;
 }
 
