@@ -7,23 +7,13 @@
 #include <source_location>
 #include <string>
 
+#include "my_guard.hpp"
 #include "smplock/smplock.hpp"
 
 namespace smplock {
 namespace {
 
-// A thin wrapper of the program's own that passes its caller's line on (docs/design.md, "Call
-// sites").
-class MyGuard {
- public:
-  explicit MyGuard(Lock& l, std::source_location where = std::source_location::current())
-      : lock_(l), previous_(l.acquire(where)) {}
-  ~MyGuard() { lock_.release(previous_); }
-
- private:
-  Lock& lock_;
-  const Level previous_;
-};
+using testing_support::MyGuard;  // a wrapper of the program's own (my_guard.hpp)
 
 // Each way takes `high`, then `low` below it (an R1 crash), both in the same way, on the next line.
 // With `ask` it returns instead the line it takes `high` on (the return shares the line).

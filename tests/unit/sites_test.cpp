@@ -15,6 +15,7 @@
 
 #include "needs_cpus.hpp"
 #include "smplock/report.hpp"
+#include "my_guard.hpp"
 #include "smplock/smplock.hpp"
 
 namespace smplock {
@@ -28,18 +29,7 @@ namespace {
 
 constexpr const char* kThisFile = "sites_test.cpp";
 
-// A thin wrapper of the program's own: it passes its caller's line on, which is what makes it one
-// the reports see through (docs/design.md, "Call sites").
-class MyGuard {
- public:
-  explicit MyGuard(Lock& l, std::source_location where = std::source_location::current())
-      : lock_(l), previous_(l.acquire(where)) {}
-  ~MyGuard() { lock_.release(previous_); }
-
- private:
-  Lock& lock_;
-  const Level previous_;
-};
+using testing_support::MyGuard;  // a wrapper of the program's own (my_guard.hpp)
 
 // Each way takes `l` and gives it back, or, with `ask`, returns the line it takes the lock on
 // instead (the return and the acquire share the line). `check` runs while the lock is held.
