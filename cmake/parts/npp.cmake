@@ -2,6 +2,7 @@
 # malloc for LD_PRELOAD built on it.
 target_sources(smplock PRIVATE
   ${PROJECT_SOURCE_DIR}/src/npp/pool.cpp
+  ${PROJECT_SOURCE_DIR}/src/npp/huge.cpp
   ${PROJECT_SOURCE_DIR}/src/npp/api.cpp)
 
 # The preload library carries its own copy of the library, every symbol hidden except the C
