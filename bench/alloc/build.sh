@@ -9,10 +9,16 @@
 # old C; gnu89 for cfrac/espresso/barnes; NOMEMOPT for cfrac so it calls malloc instead of keeping
 # its own free lists; CPP and SIZED for larson-sized; BENCH=4 for alloc-test). Programs are linked
 # dynamically against glibc's malloc so an LD_PRELOAD library replaces it.
+#
+# Bad arguments (not two of them, or a first that is not a checkout: no bench/ in it) exit 2 before
+# anything is built; a program that fails to build makes the exit status 1.
 # shellcheck disable=SC2046  # the source lists below are word-split on purpose (paths without spaces)
 set -euo pipefail
-src=${1:?usage: build.sh <mimalloc-bench checkout> <output dir>}/bench
-out=${2:?usage: build.sh <mimalloc-bench checkout> <output dir>}
+die() { echo "build.sh: $*" >&2; exit 2; }
+(($# == 2)) || die "usage: build.sh <mimalloc-bench checkout> <output dir>"
+[ -d "$1/bench" ] || die "$1: not a mimalloc-bench checkout (no bench/ directory in it)"
+src=$1/bench
+out=$2
 mkdir -p "$out"
 CC=${CC:-gcc}
 CXX=${CXX:-g++}

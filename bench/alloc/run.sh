@@ -11,17 +11,35 @@
 # Each run's output, with its timing lines and figures masked (norm_output), must equal glibc's
 # round-1 output for that program; a difference is recorded in <result dir>/mismatches.txt.
 # bench/alloc/table.py turns runs.tsv into the table of bench/results/alloc.md.
+#
+# Debian's mimalloc, jemalloc and tcmalloc are looked for in $ALLOC_LIBDIR (default
+# /usr/lib/x86_64-linux-gnu); one that is absent is skipped with a line on stderr saying so (glibc
+# and the shim always run). Bad arguments (a missing bin dir or shim, rounds that are not a positive
+# whole number, a program unknown or not built; for --check, a dir without a run's outputs) exit 2
+# before anything runs; --check exits 1 when an output differs. ctest drives all of this on a
+# stand-in program (bench/parts/alloc.cmake).
 set -euo pipefail
-mode=run
+die() { echo "run.sh: $*" >&2; exit 2; }
+usage="usage: run.sh <bin dir> <result dir> <shim .so> [rounds=5] [programs...] | run.sh --check <result dir>"
+mode=run shim=""
 if [ "${1:-}" = --check ]; then
-  mode=check; res=${2:?usage: run.sh --check <result dir>}; set -- . "$res" /dev/null 0
+  mode=check; res=${2:-}
+  [ -n "$res" ] || die "$usage"
+  [ -d "$res/out" ] || die "$res: not a result dir of run.sh (no out/ in it)"
+  set -- . "$res" "" 1
 fi
-bin=$(cd "${1:?usage: run.sh <bin dir> <result dir> <shim .so> [rounds] [programs...]}" && pwd)
-res=${2:?result dir}
-shim=$(realpath "${3:?shim .so}")
+(($# >= 3)) || die "$usage"
+[ -d "$1" ] || die "bin dir $1: not a directory (bench/alloc/build.sh's output dir)"
+bin=$(cd "$1" && pwd)
+res=$2
+if [ "$mode" = run ]; then
+  [ -f "$3" ] || die "shim $3: no such file (the target smplock_malloc, libsmplock-malloc.so)"
+  shim=$(realpath "$3")
+fi
 rounds=${4:-5}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "rounds '$rounds': not a positive whole number"
 shift 4 2>/dev/null || shift $#
-lib=/usr/lib/x86_64-linux-gnu
+lib=${ALLOC_LIBDIR:-/usr/lib/x86_64-linux-gnu}
 declare -A preload=(
   [glibc]=""
   [mimalloc]="$lib/libmimalloc.so.2"
@@ -29,9 +47,13 @@ declare -A preload=(
   [tcmalloc]="$lib/libtcmalloc_minimal.so.4"
   [smplock]="$shim"
 )
-allocs=(glibc mimalloc jemalloc tcmalloc smplock)
-for a in "${allocs[@]}"; do
-  if [ "$mode" = run ] && [ -n "${preload[$a]}" ] && [ ! -f "${preload[$a]}" ]; then echo "missing $a: ${preload[$a]}" >&2; exit 1; fi
+allocs=()
+for a in glibc mimalloc jemalloc tcmalloc smplock; do
+  if [ "$mode" = run ] && [ -n "${preload[$a]}" ] && [ ! -f "${preload[$a]}" ]; then
+    echo "run.sh: skipping $a: ${preload[$a]} not found" >&2
+    continue
+  fi
+  allocs+=("$a")
 done
 
 # Each program scaled to 2 threads and about 1-3 s on a 2-core guest (cfrac, espresso, malloc-large
@@ -57,6 +79,14 @@ programs=("$@")
 if ((${#programs[@]} == 0)); then
   programs=(larson larson-sized malloc-large barnes cache-scratch mstress glibc-simple glibc-thread
             alloc-test cfrac xmalloc-test rptest espresso mleak)
+fi
+if [ "$mode" = run ]; then
+  for p in "${programs[@]}"; do
+    [ -n "${cmd[$p]:-}" ] || die "unknown program '$p' (known: ${!cmd[*]})"
+    exe=${cmd[$p]%% *}
+    [ -x "$bin/$exe" ] || die "$p: $bin/$exe not built (name the programs to run after the rounds)"
+  done
+  [ -x /usr/bin/time ] || die "needs /usr/bin/time (Debian package time)"
 fi
 
 # The program's own figure, or nothing: larson ops/s, xmalloc-test Mfree/s, glibc-thread iterations,
@@ -85,6 +115,7 @@ norm_output() {  # norm_output <program> <file>
 check() {
   local n=0 bad=0 f p ref
   for f in "$1"/out/*.out; do
+    [ -e "$f" ] || continue  # no outputs: the glob stays unexpanded
     p=$(basename "$f" .out); p=${p%.*.*}
     ref=${f%/*}/$p.glibc.1.out
     n=$((n + 1))
@@ -93,10 +124,13 @@ check() {
     fi
   done
   echo "outputs compared with glibc round 1: $n, differing: $bad"
+  ((n > 0)) || die "$1/out: no outputs to compare"
+  ((bad == 0))
 }
 if [ "$mode" = check ]; then check "$res"; exit; fi
 
 mkdir -p "$res/out"
+res=$(cd "$res" && pwd)  # the runs below start in the bin dir
 tsv=$res/runs.tsv
 [ -f "$tsv" ] || printf 'round\tprogram\tallocator\twall_s\tuser_s\tsys_s\tmaxrss_kib\tminflt\tfigure\tload1\trc\n' >"$tsv"
 : >>"$res/mismatches.txt"
