@@ -3,7 +3,7 @@
 //
 // Indices: the lowest free one is handed out (a bitmap over the whole 16-bit index space, 8 KiB of
 // .bss); its record is mapped the first time the index is used and kept for it from then on. So a
-// program may have as many threads attached at once as there are indices (kMaxCpus, 65535 unless
+// program may have as many threads attached at once as there are indices (kMaxCpus, 32767 unless
 // built lower), and pays memory for the most it ever had at once, not for the most it could have.
 #include "smplock/cpu.hpp"
 

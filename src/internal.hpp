@@ -75,5 +75,8 @@ bool add_attach_hook(AttachHook hook);
 // The contended acquire's phases (src/lock.cpp, wait_for_word), in nanoseconds.
 extern std::atomic<std::uint64_t> g_spin_budget_ns;   // contended acquire: spin phase
 extern std::atomic<std::uint64_t> g_yield_budget_ns;  // then the yield phase, then park
+// A waiter that has waited this long takes the lock's hungry mark (one per lock), and the word is
+// handed to it by the second release after (smplock/lock.hpp, "Bounded pass-over").
+extern std::atomic<std::uint64_t> g_hunger_budget_ns;
 
 }  // namespace smplock::detail

@@ -16,6 +16,7 @@ namespace detail {
 std::atomic<std::uint64_t> g_spin_budget_ns{4000};
 Lock g_raised_level(Level::HI, "(raised level)");
 std::atomic<std::uint64_t> g_yield_budget_ns{200'000};
+std::atomic<std::uint64_t> g_hunger_budget_ns{1'000'000};
 }  // namespace detail
 
 namespace {
@@ -163,6 +164,23 @@ void Lock::release_slow(CpuRecord& cpu, Level previous, std::source_location whe
 // is not needed (that sleeper's futex compares the word, which has changed since it read it).
 __attribute__((noinline, cold)) void Lock::wake_sleeper(CpuRecord& cpu, std::uint8_t to) {
   platform::futex_wake(word_, 1);
+  detail::drop_level(cpu, to);
+}
+
+// A release that found sleepers_ nonzero before its store (the word is still this CPU's). A hungry
+// waiter: hand the word over (kHandOff, which only it takes) and wake every sleeper, since the
+// futex cannot pick the hungry one out; hand-offs come at most once per hunger budget per lock, so
+// the herd is rare. Otherwise the ordinary release: store 0, read the count again, wake one.
+__attribute__((noinline, cold)) void Lock::release_to_waiters(CpuRecord& cpu, std::uint8_t to) {
+  if ((sleepers_.load(std::memory_order_relaxed) & kHungry) != 0) {
+    word_.store(kHandOff, std::memory_order_release);  // pairs with the hungry waiter's CAS
+    platform::futex_wake(word_, 0x7FFFFFFF);
+    detail::drop_level(cpu, to);
+    return;
+  }
+  word_.store(0, std::memory_order_release);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_relaxed) != 0) platform::futex_wake(word_, 1);
   detail::drop_level(cpu, to);
 }
 
@@ -316,8 +334,9 @@ void Lock::unlock(std::source_location where) {
 //          waking path. Only a long wait gets here, so the system calls of sleep and wake-up are
 //          paid rarely, and a program with more threads than cores never collapses.
 //
-// No wake-up is ever lost, and no sleep has a time limit to fall back on. The release stores 0
-// and then reads sleepers_ with no fence between (no locked instruction on the release); the
+// No wake-up is ever lost, and no sleep has a time limit to fall back on (the one a sleep has
+// before the waiter's hunger budget ends is for marking itself hungry on time, not a cover). The
+// release stores 0 and then reads sleepers_ with no fence between (no locked instruction); the
 // waiter counts itself, then runs a process-wide barrier (membarrier), then reads the word w it
 // sleeps on. The barrier either finds the releaser before its store (the store then comes after a
 // full barrier on its CPU, so its later read of sleepers_ sees the count) or after it (the store
@@ -343,17 +362,38 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
   const unsigned queued = waiters_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t spin_budget = detail::g_spin_budget_ns.load(std::memory_order_relaxed);
   const std::uint64_t yield_budget = detail::g_yield_budget_ns.load(std::memory_order_relaxed);
+  const std::uint64_t hunger_budget = detail::g_hunger_budget_ns.load(std::memory_order_relaxed);
+  const std::uint64_t hungry_at = hunger_budget > ~t0 ? ~std::uint64_t{0} : t0 + hunger_budget;  // "never" stays never
   std::uint64_t spin_end = t0 + spin_budget;
   std::uint64_t yield_end = spin_end + yield_budget;
   std::uint64_t spins = 0, parks = 0;
   bool sleeper = false;    // counted in sleepers_ for the sleep about to come, and the barrier run
   bool can_sleep = true;   // false when the kernel has no process-wide barrier: yield instead
+  bool hungry = false;     // holds the lock's kHungry mark: the next releases hand the word to us
   unsigned backoff = 1;
   bool yielding = false;
+  // Past the hunger budget: take the lock's one hungry mark if nobody has it, then run the barrier,
+  // after which every release that begins reads the mark before its store (smplock/lock.hpp). It
+  // sleeps like any waiter (counted, then the barrier, before each sleep), so the no-lost-wake-up
+  // argument below is unchanged. While another waiter has the mark, this one stays as it is and
+  // asks again at its next look at the clock (the hand-off wakes every sleeper, so it will look).
+  auto hunger = [&](std::uint64_t now) {
+    if (hungry || now < hungry_at) return false;
+    std::uint16_t s = sleepers_.load(std::memory_order_relaxed);
+    while ((s & kHungry) == 0) {
+      if (sleepers_.compare_exchange_weak(s, static_cast<std::uint16_t>(s | kHungry), std::memory_order_seq_cst,
+                                          std::memory_order_relaxed)) {
+        hungry = true;
+        if (can_sleep && !platform::process_wide_barrier()) can_sleep = false;
+        return true;
+      }
+    }
+    return false;
+  };
   for (;;) {
     std::uint32_t w = word_.load(std::memory_order_relaxed);
-    if (w == 0) {
-      // free -> held. Acquire pairs with the releaser's store.
+    if (w == 0 || (w == kHandOff && hungry)) {
+      // free (or handed to us) -> held. Acquire pairs with the releaser's store.
       if (word_.compare_exchange_weak(w, cpu.tag, std::memory_order_acquire, std::memory_order_relaxed)) break;
       continue;
     }
@@ -362,10 +402,14 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
       for (unsigned i = 0; i < backoff; ++i) platform::cpu_relax();
       if (backoff < kBackoffCap) backoff <<= 1;
       // The clock is read every 8th look.
-      if ((spins & 7) != 0 || platform::now_ns() < spin_end) continue;
+      if ((spins & 7) != 0) continue;
+      const std::uint64_t now = platform::now_ns();
+      if (hunger(now) || now < spin_end) continue;
       yielding = true;
     }
-    if (!can_sleep || platform::now_ns() < yield_end) {
+    const std::uint64_t now = platform::now_ns();
+    if (hunger(now)) continue;  // look again after the barrier before anything else
+    if (!can_sleep || now < yield_end) {
       platform::yield_cpu();
       continue;
     }
@@ -386,13 +430,20 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
       continue;  // look at the word again, now as a counted sleeper
     }
     // Sleeps only while the word is still w (the kernel compares it under its own lock), until a
-    // release wakes us or a signal comes. No time limit. When the word had already changed (or a
-    // signal came), look again at once, still counted: no new barrier is needed for that (every
+    // release wakes us or a signal comes (or the hunger limit below). When the word had already
+    // changed (or a signal came), look again at once, still counted: no new barrier is needed for that (every
     // look after the barrier is covered by it). Treating that as a wake-up, uncounted, with a
     // spin and a new barrier each time, halved 8 threads' short sections on 2 cores (a lock
     // whose word changes millions of times a second makes most futex waits return at once).
-    if (!platform::futex_wait(word_, w, 0)) continue;
-    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+    //
+    // The one limit: until this waiter has passed its hunger budget, it sleeps at most to the end
+    // of it, so that it marks itself hungry on time even when no release happens to wake it (the
+    // futex wakes sleepers in its own order). Past the budget (hungry, or another waiter has the
+    // mark, whose hand-off wakes every sleeper) there is none. Either way a lost wake-up is never
+    // what a limit covers: none can be lost.
+    const std::uint64_t limit = !hungry && now < hungry_at ? hungry_at - now : 0;
+    if (!platform::futex_wait(word_, w, limit)) continue;
+    if (sleeper) sleepers_.fetch_sub(1, std::memory_order_seq_cst);
     sleeper = false;
     ++parks;
     // Woken: spin briefly for the hand-over, then straight back to sleep (counted again, with the
@@ -402,6 +453,7 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
     backoff = 1;
     yielding = false;
   }
+  if (hungry) sleepers_.fetch_and(static_cast<std::uint16_t>(~kHungry), std::memory_order_seq_cst);
   if (sleeper) sleepers_.fetch_sub(1, std::memory_order_seq_cst);
   waiters_.fetch_sub(1, std::memory_order_relaxed);
 #ifndef SMPLOCK_NO_COUNTERS  // the counters-off benchmark build (bench/parts/stats.cmake) counts nothing

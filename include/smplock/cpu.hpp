@@ -21,7 +21,7 @@ inline Level current_level() {
 inline int cpu_index() { return detail::this_cpu().index; }
 
 // Most CPUs (threads using the library) a program may have attached at once: SMPLOCK_MAX_CPUS,
-// 65535 (the whole 16-bit index space) unless built lower. Each costs memory only once attached.
+// 32767 (what a lock's 15-bit sleeper count holds) unless built lower. Each costs memory only once attached.
 constexpr unsigned max_cpus() { return detail::kMaxCpus; }
 
 // CPUs attached now.

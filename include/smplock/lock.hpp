@@ -127,10 +127,12 @@ class Lock {
 
   // --- Public interface ends here. -------------------------------------------------------------
 
-  // The lock word. 0: free. Otherwise the owner's tag (CPU index + 1, bits 0-15). Only the owner
-  // writes a held word; everyone else only CASes a free one.
+  // The lock word. 0: free. Otherwise the owner's tag (CPU index + 1, bits 0-15), or kHandOff.
+  // Only the owner writes a held word; everyone else only CASes a free (or handed-off) one.
   //
   //   free (0) --CAS acquire--> held (tag) --plain store release--> free
+  //                                        --release that sees a hungry waiter--> handed off
+  //   handed off (kHandOff) --CAS by the hungry waiter only--> held (its tag)
   //
   // Sleepers are counted in sleepers_, not in the word. The release stores 0, then reads
   // sleepers_ and wakes one sleeper when it is nonzero; a waiter counts itself in sleepers_, then
@@ -138,8 +140,23 @@ class Lock {
   // barrier stands for the fence the release leaves out (store, then load of another word): either
   // the waiter reads the freed word (or a later one) and does not sleep on the old value, or the
   // release reads the count and wakes. So the release needs no locked instruction, and no wake-up is
-  // lost. Sleeps have no time limit; nothing but a wake-up (or a changed word) ends them.
+  // lost. Nothing but a wake-up (or a changed word) ends a sleep, except that a waiter not yet past
+  // the hunger budget sleeps at most until it is, to mark itself hungry on time (below).
+  //
+  // Bounded pass-over: a waiter that has waited longer than the hunger budget (1 ms by default)
+  // sets kHungry in sleepers_ (one waiter per lock at a time) and runs the same barrier. The
+  // release also reads sleepers_ just before its store (the line it is about to write); seeing
+  // kHungry, it stores kHandOff instead of 0 and wakes every sleeper: kHandOff is no CPU's tag, so
+  // the fast paths' CAS of 0 fails on it and only the hungry waiter takes it. Every release that
+  // begins after the hungry waiter's barrier has returned sees the mark, so at most the one
+  // release then under way frees the word to the others: the hungry waiter has the lock by the
+  // second release after it marked itself (plus the time the scheduler takes to run it). Waiters
+  // that are not hungry still compete for a free word as before (the release's thread may take it
+  // straight back): the lock stays unfair, fast under contention, and starvation-free.
   static constexpr std::uint32_t kOwnerMask = 0xFFFFu;
+  static constexpr std::uint32_t kHandOff = 0x10000u;  // handed to the hungry waiter: owner() says -1
+  static constexpr std::uint16_t kHungry = 0x8000u;    // in sleepers_: a waiter is past the budget
+  static_assert(detail::kMaxCpus < kHungry, "sleepers_ counts every CPU below its kHungry bit");
 
  private:
   Level acquire_slow(detail::CpuRecord& cpu, std::source_location where);
@@ -147,16 +164,23 @@ class Lock {
   void release_slow(detail::CpuRecord& cpu, Level previous, std::source_location where);
   void wait_for_word(detail::CpuRecord& cpu, std::source_location where);
   void wake_sleeper(detail::CpuRecord& cpu, std::uint8_t to);
+  void release_to_waiters(detail::CpuRecord& cpu, std::uint8_t to);
   // held -> free, then down to level `to`: what every release ends with once the rules are checked.
   // The word is not read: the held-lock slot matched (fast path) or owner() was checked (slow path),
   // and a slot names a lock only after this CPU's own CAS took its word, which no other CPU writes
   // while it is held. Release pairs with the next owner's acquire CAS; the signal fence keeps the
   // compiler from reading sleepers_ before the store (the processor's own store-to-load reordering
-  // is what the sleeper's process-wide barrier covers).
+  // is what the sleeper's process-wide barrier covers). sleepers_ is read twice: before the store
+  // (anyone counted or hungry: the out-of-line path, which may hand the word over instead of freeing
+  // it) and after it (a sleeper counted meanwhile: wake it). The first read is what bounds the
+  // pass-over, the second what keeps wake-ups from being lost; both are one compare of a line the
+  // release writes anyway.
   [[gnu::always_inline]] void free_word(detail::CpuRecord& cpu, std::uint8_t to) {
 #ifdef SMPLOCK_UNIPROCESSOR
     word_.store(0, std::memory_order_relaxed);
 #else
+    if (sleepers_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      return release_to_waiters(cpu, to);
     word_.store(0, std::memory_order_release);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_relaxed) != 0) [[unlikely]]
@@ -197,8 +221,11 @@ class Lock {
   // the histogram is off).
   std::atomic<std::uint8_t> waiters_{0};
   // CPUs asleep on the word or about to be (counted from just before each sleep's barrier until
-  // it wakes, or takes the word instead). Every release that reads it nonzero wakes one. Exact: 16 bits hold every CPU a lock word's tag can
-  // name. Beside the word, in the same aligned 8 bytes, so the release reads a line it already has.
+  // it wakes, or takes the word instead), bits 0-14; every release that reads it nonzero wakes
+  // one. Exact: 15 bits hold every CPU a lock word's tag can name (SMPLOCK_MAX_CPUS is at most
+  // 32767 for this). Bit 15 (kHungry): a waiter past the hunger budget, set from its barrier until
+  // it has the word. Beside the word, in the same aligned 8 bytes, so the release reads a line it
+  // already has.
   std::atomic<std::uint16_t> sleepers_{0};
   std::atomic<std::uint16_t> class_id_{0};
   // While this lock is held as a further member of a same-class group: the 48-bit address of the

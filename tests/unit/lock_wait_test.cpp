@@ -31,18 +31,23 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Sets the two budgets for one test and puts the library's values back after it.
+// Sets the two budgets for one test and puts the library's values back after it. The hunger
+// budget is set to never: these tests count sleepers exactly, and a hungry waiter is marked, not
+// counted (the hand-off has its own tests, unit/lock_handoff_test.cpp).
 class Budgets {
  public:
   Budgets(std::uint64_t spin_ns, std::uint64_t yield_ns)
-      : spin_(detail::g_spin_budget_ns.exchange(spin_ns)), yield_(detail::g_yield_budget_ns.exchange(yield_ns)) {}
+      : spin_(detail::g_spin_budget_ns.exchange(spin_ns)),
+        yield_(detail::g_yield_budget_ns.exchange(yield_ns)),
+        hunger_(detail::g_hunger_budget_ns.exchange(~std::uint64_t{0})) {}
   ~Budgets() {
     detail::g_spin_budget_ns.store(spin_);
     detail::g_yield_budget_ns.store(yield_);
+    detail::g_hunger_budget_ns.store(hunger_);
   }
 
  private:
-  std::uint64_t spin_, yield_;
+  std::uint64_t spin_, yield_, hunger_;
 };
 
 const stats::ClassStats* find(const stats::Snapshot& s, const std::string& name) {

@@ -16,14 +16,15 @@
 #include <cstdint>
 
 #ifndef SMPLOCK_MAX_CPUS
-#define SMPLOCK_MAX_CPUS 65535
+#define SMPLOCK_MAX_CPUS 32767
 #endif
 
 namespace smplock::detail {
 
-// The CPU index space: a lock word holds the owner's index + 1 in 16 bits.
+// The CPU index space: a lock word holds the owner's index + 1 in 16 bits, and a lock counts its
+// sleepers in 15 (its 16th bit marks a hungry waiter: smplock/lock.hpp).
 inline constexpr unsigned kMaxCpus = SMPLOCK_MAX_CPUS;
-static_assert(kMaxCpus >= 1 && kMaxCpus <= 0xFFFF, "a lock word holds a CPU tag in 16 bits");
+static_assert(kMaxCpus >= 1 && kMaxCpus <= 0x7FFF, "a lock counts sleeping CPUs in 15 bits (SMPLOCK_MAX_CPUS <= 32767)");
 
 // Maps `bytes` of zeroed memory, never freed. A fatal crash when the OS has none left (the caller
 // is attaching a CPU or making per-CPU state: there is no way to go on without it).

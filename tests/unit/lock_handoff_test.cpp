@@ -1,0 +1,117 @@
+// The bounded pass-over (smplock/lock.hpp, "Bounded pass-over"; src/lock.cpp, wait_for_word): a
+// waiter past the hunger budget marks itself hungry, and the next release hands it the word
+// (kHandOff) instead of freeing it, so neither the releasing thread nor any other waiter can take
+// the lock first. With the budgets at zero the waiter is hungry at once; the test waits for the
+// mark itself (read from the lock), never for time, and each wait is bounded.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+
+#include "internal.hpp"
+#include "needs_cpus.hpp"
+#include "smplock/smplock.hpp"
+
+namespace smplock {
+
+struct LockAccess {
+  static std::uint32_t word(const Lock& l) { return l.word_.load(std::memory_order_relaxed); }
+  static unsigned sleepers(const Lock& l) { return l.sleepers_.load(std::memory_order_relaxed); }
+};
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Sets the three budgets for one test and puts the library's values back after it.
+class Budgets {
+ public:
+  Budgets(std::uint64_t spin_ns, std::uint64_t yield_ns, std::uint64_t hunger_ns)
+      : spin_(detail::g_spin_budget_ns.exchange(spin_ns)),
+        yield_(detail::g_yield_budget_ns.exchange(yield_ns)),
+        hunger_(detail::g_hunger_budget_ns.exchange(hunger_ns)) {}
+  ~Budgets() {
+    detail::g_spin_budget_ns.store(spin_);
+    detail::g_yield_budget_ns.store(yield_);
+    detail::g_hunger_budget_ns.store(hunger_);
+  }
+
+ private:
+  std::uint64_t spin_, yield_, hunger_;
+};
+
+// Yields until `done()` or a minute has passed (a bound, not a synchronisation: the verdict never
+// depends on how long it took). Returns done().
+template <class F>
+bool wait_until(F done) {
+  const auto end = std::chrono::steady_clock::now() + 60s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST(HandOff, TheNextReleaseHandsTheWordToTheHungryWaiter) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
+  const Budgets budgets(0, 0, 0);  // every contended acquire is hungry at once
+  Lock l(Level::PS, "handoff-unit");
+  std::atomic<int> order{0};
+  std::atomic<int> hungry_turn{-1}, thief_turn{-1};
+  std::atomic<bool> hungry_may_go{false};
+
+  Level p = l.acquire();
+  std::thread hungry([&] {
+    Guard g(l);
+    hungry_turn.store(order.fetch_add(1));
+    // Holds the lock until the main thread has tried to steal it, so what the main thread sees
+    // after its release is the hand-off or this thread's hold, never a lock free again.
+    wait_until([&] { return hungry_may_go.load(); });
+  });
+  ASSERT_TRUE(wait_until([&] { return (LockAccess::sleepers(l) & Lock::kHungry) != 0; }))
+      << "the waiter never marked itself hungry";
+  l.release(p);
+
+  // Handed over: not free, and owned by no CPU until the hungry waiter takes it (then by that one).
+  const std::uint32_t w = LockAccess::word(l);
+  EXPECT_TRUE(w == Lock::kHandOff || ((w & Lock::kOwnerMask) != 0 && l.owner() != cpu_index()))
+      << "word " << w;
+  Level q;
+  EXPECT_FALSE(l.try_acquire(q)) << "the releasing thread took back a handed-off lock";
+
+  // A thief in the slow path (a waiter that is not the hungry one) waits too.
+  std::thread thief([&] {
+    Guard g(l);
+    thief_turn.store(order.fetch_add(1));
+  });
+  ASSERT_TRUE(wait_until([&] { return hungry_turn.load() >= 0; }));
+  hungry_may_go.store(true);
+  hungry.join();
+  thief.join();
+  EXPECT_EQ(hungry_turn.load(), 0);
+  EXPECT_EQ(thief_turn.load(), 1);
+  EXPECT_EQ(LockAccess::word(l), 0u);
+  EXPECT_EQ(LockAccess::sleepers(l), 0u);  // the mark is gone once the hungry waiter has the lock
+}
+
+// A release with nobody hungry frees the word as before: the releasing thread may take it back.
+TEST(HandOff, NoHungryWaiterNoHandOff) {
+  Lock l(Level::PS, "handoff-none");
+  Level p = l.acquire();
+  l.release(p);
+  EXPECT_EQ(LockAccess::word(l), 0u);
+  Level q;
+  ASSERT_TRUE(l.try_acquire(q));
+  l.release(q);
+}
+
+// The report's owner of a handed-off word: nobody (-1), as for a free one.
+TEST(HandOff, AHandedOffWordHasNoOwner) {
+  static_assert((Lock::kHandOff & Lock::kOwnerMask) == 0);
+  static_assert(sizeof(Lock) == 24);
+}
+
+}  // namespace
+}  // namespace smplock
