@@ -19,6 +19,14 @@ std::atomic<std::uint64_t> g_yield_budget_ns{200'000};
 std::atomic<std::uint64_t> g_hunger_budget_ns{1'000'000};
 }  // namespace detail
 
+struct LockFork {
+  static void forget_hunger(Lock& l) {
+    l.sleepers_.fetch_and(static_cast<std::uint16_t>(~Lock::kHungry), std::memory_order_relaxed);
+    std::uint32_t w = Lock::kHandOff;
+    l.word_.compare_exchange_strong(w, 0, std::memory_order_relaxed);
+  }
+};
+
 namespace {
 // The spin phase's longest backoff, in pause instructions between two looks at the word. Each look
 // takes the word's cache line away from the holder (whose next write must fetch it back), so a
@@ -26,6 +34,25 @@ namespace {
 // development machine) let a holder of short sections run dozens of them between two looks; at 8,
 // short-section throughput with 8 threads was a fifth lower (bench/RESULTS.md).
 constexpr unsigned kBackoffCap = 64;
+
+// The lock each CPU is hungry on (set just before it tries for a lock's kHungry mark, cleared after
+// it has let the mark go), for the child of a fork(): there the waiters of the parent's other
+// threads do not exist, and a mark one of them held would have every release of that lock hand
+// the word to nobody. The child takes such marks back (after_fork_child below).
+detail::CpuTable<Lock> g_hungry_on;
+
+// In the child of fork(), with one thread: every mark is a dead thread's (the forking thread was
+// not waiting), so each recorded lock loses its mark, and a word handed off to nobody is free.
+// Sleeper counts of the dead stay, as they always did: they cost a needless wake-up call, no more.
+void after_fork_child() {
+  g_hungry_on.for_each([](std::atomic<Lock*>& e) {
+    if (Lock* l = e.load(std::memory_order_relaxed)) {
+      LockFork::forget_hunger(*l);
+      e.store(nullptr, std::memory_order_relaxed);
+    }
+  });
+}
+__attribute__((constructor)) void register_fork_handler() { platform::on_fork_child(after_fork_child); }
 
 // The level of the highest lock held below `below`, or -1.
 int next_held_level(const CpuRecord& cpu, unsigned below) {
@@ -380,6 +407,9 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
   auto hunger = [&](std::uint64_t now) {
     if (hungry || now < hungry_at) return false;
     std::uint16_t s = sleepers_.load(std::memory_order_relaxed);
+    if ((s & kHungry) != 0) return false;
+    std::atomic<Lock*>& record = g_hungry_on[cpu.index];  // before the mark: a fork may come any time
+    record.store(this, std::memory_order_relaxed);
     while ((s & kHungry) == 0) {
       if (sleepers_.compare_exchange_weak(s, static_cast<std::uint16_t>(s | kHungry), std::memory_order_seq_cst,
                                           std::memory_order_relaxed)) {
@@ -388,6 +418,7 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
         return true;
       }
     }
+    record.store(nullptr, std::memory_order_relaxed);
     return false;
   };
   for (;;) {
@@ -453,7 +484,10 @@ __attribute__((noinline, cold)) void Lock::wait_for_word(CpuRecord& cpu, std::so
     backoff = 1;
     yielding = false;
   }
-  if (hungry) sleepers_.fetch_and(static_cast<std::uint16_t>(~kHungry), std::memory_order_seq_cst);
+  if (hungry) {
+    sleepers_.fetch_and(static_cast<std::uint16_t>(~kHungry), std::memory_order_seq_cst);
+    g_hungry_on[cpu.index].store(nullptr, std::memory_order_relaxed);
+  }
   if (sleeper) sleepers_.fetch_sub(1, std::memory_order_seq_cst);
   waiters_.fetch_sub(1, std::memory_order_relaxed);
 #ifndef SMPLOCK_NO_COUNTERS  // the counters-off benchmark build (bench/parts/stats.cmake) counts nothing

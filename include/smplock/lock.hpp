@@ -244,6 +244,7 @@ class Lock {
   bool release_in_class(detail::CpuRecord& cpu, detail::HeldEntry& e, Level previous, std::source_location where);
 
   friend struct LockAccess;
+  friend struct LockFork;  // src/lock.cpp: a fork() child takes back its dead waiters' marks
 };
 
 

@@ -10,6 +10,9 @@
 #include <cstdint>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "internal.hpp"
 #include "needs_cpus.hpp"
 #include "smplock/smplock.hpp"
@@ -94,6 +97,34 @@ TEST(HandOff, TheNextReleaseHandsTheWordToTheHungryWaiter) {
   EXPECT_EQ(thief_turn.load(), 1);
   EXPECT_EQ(LockAccess::word(l), 0u);
   EXPECT_EQ(LockAccess::sleepers(l), 0u);  // the mark is gone once the hungry waiter has the lock
+}
+
+// fork() while a waiter is hungry: in the child that waiter does not exist, so its mark must not
+// survive there, or the child's release would hand the lock to nobody and the lock would be lost.
+TEST(HandOff, AForkChildDropsTheMarksOfWaitersItDoesNotHave) {
+  SMPLOCK_NEEDS_SEVERAL_CPUS();
+  const Budgets budgets(0, 0, 0);
+  Lock l(Level::PS, "handoff-fork");
+  Level p = l.acquire();
+  std::thread hungry([&] { Guard g(l); });
+  ASSERT_TRUE(wait_until([&] { return (LockAccess::sleepers(l) & Lock::kHungry) != 0; }));
+  const pid_t child = fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    // One thread here: the release must free the word, and the lock must be takeable again.
+    const bool marked = (LockAccess::sleepers(l) & Lock::kHungry) != 0;
+    l.release(p);
+    Level q;
+    const bool took = l.try_acquire(q);
+    if (took) l.release(q);
+    _exit(!marked && took ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  l.release(p);  // the parent's own hungry waiter is real: it gets the lock
+  hungry.join();
+  EXPECT_EQ(LockAccess::sleepers(l), 0u);
 }
 
 // A release with nobody hungry frees the word as before: the releasing thread may take it back.
