@@ -108,6 +108,22 @@ union DefaultStorage {
 };
 constinit DefaultStorage g_default;
 
+#ifdef SMPLOCK_NPP_PRELOAD
+// The drop-in malloc: a thread that frees without ever having allocated (a consumer: one thread
+// allocates, another frees, as in xmalloc-test) becomes a CPU at its 65th free, as its first
+// malloc would have made it one. Before, each of its frees was a stray free (below: one CAS on
+// the owner's inbox and two shared counters per block, and the owner then walked a chain built
+// one block at a time by another CPU): 55% of xmalloc-test's time (issue 16). The first frees
+// stay stray, so a thread that frees a little while it ends (glibc frees thread buffers after the
+// pthread key destructors) is not attached then; t_exit_state 0: the thread never had a cache.
+constexpr unsigned kFreesBeforeAttach = 64;
+__thread unsigned t_stray_count __attribute__((tls_model("initial-exec"))) = 0;
+inline bool attach_to_free(const PoolState& ps) {
+  return &ps == &g_default.state && t_exit_state == 0 &&
+         ++t_stray_count == kFreesBeforeAttach + 1;  // once: a handler nested in the attach stays stray
+}
+#endif
+
 inline std::uint8_t level_of(const PoolState& ps) { return to_int(ps.level); }
 
 // Counts one on a counter this CPU owns, for the fast paths: like bump(), no locked instruction,
@@ -1115,8 +1131,14 @@ __attribute__((noinline)) void free_general(void* p, std::source_location where,
     crash(ps, Rule::Fatal, "npp: double free (the block is already free)", cpu, where);
   if (start + size > (std::uintptr_t{s->pages} << kPageShift)) [[unlikely]]
     crash(ps, Rule::Fatal, "npp: free of a pointer past a slab's last block (foreign pointer)", cpu, where);
-  if (cpu == nullptr) [[unlikely]]
+  if (cpu == nullptr) [[unlikely]] {
+#ifdef SMPLOCK_NPP_PRELOAD
+    if (!attach_to_free(ps)) return stray_free(ps, s, b);
+    cpu = &smplock::detail::this_cpu();  // at its lowest level, as `lvl` above says
+#else
     return stray_free(ps, s, b);
+#endif
+  }
   CpuCache* pc = ps.cpus[cpu->index].load(std::memory_order_relaxed);
   if (pc == nullptr) [[unlikely]] {
     if ((pc = claim(ps, *cpu, where)) == nullptr) return stray_free(ps, s, b);

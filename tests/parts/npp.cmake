@@ -43,4 +43,5 @@ if(SMPLOCK_SANITIZE STREQUAL "" AND NOT SMPLOCK_UNIPROCESSOR AND TARGET smplock_
   npp_shim_program(shim_threads)
   npp_shim_program(shim_signals)
   npp_shim_program(shim_signal_malloc)
+  npp_shim_program(shim_free_only)
 endif()
