@@ -14,17 +14,13 @@
 #include <vector>
 
 #include "internal.hpp"
+#include "lock_access.hpp"
 #include "needs_cpus.hpp"
 #include "park_probe.hpp"
 #include "smplock/smplock.hpp"
+#include "wait_budgets.hpp"
 
 namespace smplock {
-
-struct LockAccess {
-  static std::atomic<std::uint32_t>& word(Lock& l) { return l.word_; }
-  static unsigned waiters(const Lock& l) { return l.waiters_.load(); }
-  static unsigned sleepers(const Lock& l) { return l.sleepers_.load(); }
-};
 
 namespace {
 
@@ -57,11 +53,9 @@ struct Outcome {
 };
 
 Outcome run(const char* name, std::uint64_t spin_ns, std::uint64_t yield_ns, std::uint64_t hunger_ns) {
-  const std::uint64_t spin = detail::g_spin_budget_ns.exchange(spin_ns);
-  const std::uint64_t yield = detail::g_yield_budget_ns.exchange(yield_ns);
-  const std::uint64_t hunger = detail::g_hunger_budget_ns.exchange(hunger_ns);
+  const test::WaitBudgets budgets(spin_ns, yield_ns, hunger_ns);
   Lock l(Level::PS, name);
-  std::atomic<std::uint32_t>& word = LockAccess::word(l);
+  std::atomic<std::uint32_t>& word = LockAccess::word_ref(l);
   std::atomic<std::uint64_t> progress{0};
   std::atomic<int> occupancy{0};
   std::atomic<std::uint64_t> overlaps{0};
@@ -108,9 +102,6 @@ Outcome run(const char* name, std::uint64_t spin_ns, std::uint64_t yield_ns, std
   EXPECT_EQ(word.load(), 0u) << name;
   EXPECT_EQ(LockAccess::waiters(l), 0u) << name;
   EXPECT_EQ(LockAccess::sleepers(l), 0u) << name;  // no count, no hungry mark left
-  detail::g_spin_budget_ns.store(spin);
-  detail::g_yield_budget_ns.store(yield);
-  detail::g_hunger_budget_ns.store(hunger);
   return out;
 }
 

@@ -18,17 +18,13 @@
 #include <vector>
 
 #include "internal.hpp"
+#include "lock_access.hpp"
 #include "needs_cpus.hpp"
 #include "park_probe.hpp"
 #include "smplock/smplock.hpp"
+#include "wait_budgets.hpp"
 
 namespace smplock {
-
-struct LockAccess {
-  static std::atomic<std::uint32_t>& word(Lock& l) { return l.word_; }
-  static unsigned waiters(const Lock& l) { return l.waiters_.load(); }
-  static unsigned sleepers(const Lock& l) { return l.sleepers_.load(); }
-};
 
 namespace {
 
@@ -46,10 +42,9 @@ struct Outcome {
 };
 
 Outcome run(const char* name, std::uint64_t spin_ns, std::uint64_t yield_ns) {
-  const std::uint64_t spin = detail::g_spin_budget_ns.exchange(spin_ns);
-  const std::uint64_t yield = detail::g_yield_budget_ns.exchange(yield_ns);
+  const test::WaitBudgets budgets(spin_ns, yield_ns, detail::g_hunger_budget_ns.load());
   Lock l(Level::PS, name);
-  std::atomic<std::uint32_t>& word = LockAccess::word(l);
+  std::atomic<std::uint32_t>& word = LockAccess::word_ref(l);
   std::atomic<std::uint64_t> progress{0};
   std::uint64_t inside = 0;  // written only with the lock held
   std::atomic<int> tids[kThreads] = {};
@@ -95,8 +90,6 @@ Outcome run(const char* name, std::uint64_t spin_ns, std::uint64_t yield_ns) {
   const stats::Snapshot s = stats::snapshot();
   for (const stats::ClassStats& c : s.classes)
     if (c.name == name) out.parks = c.counters.parks;
-  detail::g_spin_budget_ns.store(spin);
-  detail::g_yield_budget_ns.store(yield);
   return out;
 }
 

@@ -14,36 +14,16 @@
 #include <unistd.h>
 
 #include "internal.hpp"
+#include "lock_access.hpp"
 #include "needs_cpus.hpp"
 #include "smplock/smplock.hpp"
+#include "wait_budgets.hpp"
 
 namespace smplock {
-
-struct LockAccess {
-  static std::uint32_t word(const Lock& l) { return l.word_.load(std::memory_order_relaxed); }
-  static unsigned sleepers(const Lock& l) { return l.sleepers_.load(std::memory_order_relaxed); }
-};
 
 namespace {
 
 using namespace std::chrono_literals;
-
-// Sets the three budgets for one test and puts the library's values back after it.
-class Budgets {
- public:
-  Budgets(std::uint64_t spin_ns, std::uint64_t yield_ns, std::uint64_t hunger_ns)
-      : spin_(detail::g_spin_budget_ns.exchange(spin_ns)),
-        yield_(detail::g_yield_budget_ns.exchange(yield_ns)),
-        hunger_(detail::g_hunger_budget_ns.exchange(hunger_ns)) {}
-  ~Budgets() {
-    detail::g_spin_budget_ns.store(spin_);
-    detail::g_yield_budget_ns.store(yield_);
-    detail::g_hunger_budget_ns.store(hunger_);
-  }
-
- private:
-  std::uint64_t spin_, yield_, hunger_;
-};
 
 // Yields until `done()` or a minute has passed (a bound, not a synchronisation: the verdict never
 // depends on how long it took). Returns done().
@@ -59,7 +39,7 @@ bool wait_until(F done) {
 
 TEST(HandOff, TheNextReleaseHandsTheWordToTheHungryWaiter) {
   SMPLOCK_NEEDS_SEVERAL_CPUS();
-  const Budgets budgets(0, 0, 0);  // every contended acquire is hungry at once
+  const test::WaitBudgets budgets(0, 0, 0);  // every contended acquire is hungry at once
   Lock l(Level::PS, "handoff-unit");
   std::atomic<int> order{0};
   std::atomic<int> hungry_turn{-1}, thief_turn{-1};
@@ -103,7 +83,7 @@ TEST(HandOff, TheNextReleaseHandsTheWordToTheHungryWaiter) {
 // survive there, or the child's release would hand the lock to nobody and the lock would be lost.
 TEST(HandOff, AForkChildDropsTheMarksOfWaitersItDoesNotHave) {
   SMPLOCK_NEEDS_SEVERAL_CPUS();
-  const Budgets budgets(0, 0, 0);
+  const test::WaitBudgets budgets(0, 0, 0);
   Lock l(Level::PS, "handoff-fork");
   Level p = l.acquire();
   std::thread hungry([&] { Guard g(l); });

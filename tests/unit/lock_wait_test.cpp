@@ -13,41 +13,23 @@
 #include <vector>
 
 #include "internal.hpp"
+#include "lock_access.hpp"
 #include "needs_cpus.hpp"
 #include "park_probe.hpp"
 #include "smplock/smplock.hpp"
+#include "wait_budgets.hpp"
 
 namespace smplock {
-
-// Reads a lock's private word and waiter count.
-struct LockAccess {
-  static std::uint32_t word(const Lock& l) { return l.word_.load(std::memory_order_relaxed); }
-  static unsigned waiters(const Lock& l) { return l.waiters_.load(std::memory_order_relaxed); }
-  static unsigned sleepers(const Lock& l) { return l.sleepers_.load(std::memory_order_relaxed); }
-  static std::atomic<std::uint32_t>& word_ref(Lock& l) { return l.word_; }
-};
 
 namespace {
 
 using namespace std::chrono_literals;
 
-// Sets the two budgets for one test and puts the library's values back after it. The hunger
-// budget is set to never: these tests count sleepers exactly, and a hungry waiter is marked, not
-// counted (the hand-off has its own tests, unit/lock_handoff_test.cpp).
-class Budgets {
- public:
-  Budgets(std::uint64_t spin_ns, std::uint64_t yield_ns)
-      : spin_(detail::g_spin_budget_ns.exchange(spin_ns)),
-        yield_(detail::g_yield_budget_ns.exchange(yield_ns)),
-        hunger_(detail::g_hunger_budget_ns.exchange(~std::uint64_t{0})) {}
-  ~Budgets() {
-    detail::g_spin_budget_ns.store(spin_);
-    detail::g_yield_budget_ns.store(yield_);
-    detail::g_hunger_budget_ns.store(hunger_);
-  }
-
- private:
-  std::uint64_t spin_, yield_, hunger_;
+// The budgets for one test. The hunger budget is set to never: these tests count sleepers exactly,
+// and a hungry waiter is marked, not counted (the hand-off has its own tests,
+// unit/lock_handoff_test.cpp).
+struct Budgets : test::WaitBudgets {
+  Budgets(std::uint64_t spin_ns, std::uint64_t yield_ns) : WaitBudgets(spin_ns, yield_ns, kNever) {}
 };
 
 const stats::ClassStats* find(const stats::Snapshot& s, const std::string& name) {

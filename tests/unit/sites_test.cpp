@@ -13,17 +13,13 @@
 #include <string>
 #include <thread>
 
+#include "lock_access.hpp"
+#include "my_guard.hpp"
 #include "needs_cpus.hpp"
 #include "smplock/report.hpp"
-#include "my_guard.hpp"
 #include "smplock/smplock.hpp"
 
 namespace smplock {
-
-// Reads a lock's private waiter count, so a test knows when the taker is in the contended path.
-struct LockAccess {
-  static unsigned waiters(const Lock& l) { return l.waiters_.load(std::memory_order_relaxed); }
-};
 
 namespace {
 

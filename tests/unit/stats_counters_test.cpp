@@ -16,16 +16,12 @@
 #include <thread>
 #include <vector>
 
+#include "lock_access.hpp"
+#include "needs_cpus.hpp"
 #include "smplock/report.hpp"
 #include "smplock/smplock.hpp"
-#include "needs_cpus.hpp"
 
 namespace smplock {
-
-// Reads a lock's private waiter count, so a test knows when every thread is in the contended path.
-struct LockAccess {
-  static unsigned waiters(const Lock& l) { return l.waiters_.load(std::memory_order_relaxed); }
-};
 
 namespace {
 
