@@ -15,7 +15,7 @@ packages=(g++ cmake ninja-build pkg-config
 case "${1:-}" in
   "") ;;
   --test)
-    packages+=(ccache git make python3 chromium valgrind sysbench pigz hyperfine libclang-rt-14-dev
+    packages+=(ccache git make python3 time chromium valgrind sysbench pigz hyperfine libclang-rt-14-dev
                libgtest-dev libgmock-dev libbenchmark-dev
                libabsl-dev libtbb-dev libck-dev libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev)
     ;;
