@@ -20,6 +20,8 @@
 #include <cstring>
 #include <vector>
 
+#include "smplock/smplock.hpp"
+
 namespace smplock::test {
 
 inline int gettid_now() { return static_cast<int>(syscall(SYS_gettid)); }
@@ -61,16 +63,19 @@ inline long voluntary_switches(int tid) {
   return v;
 }
 
-// The lost-wake-up state: `word` free, `progress` unchanged, and every thread in `due` asleep on
-// the word. `due` are the threads that have not yet finished with the lock.
+// The lost-wake-up state: `word` owned by no CPU (free, or handed off to a hungry waiter: the
+// releaser that handed it over wakes every sleeper before it goes on, so nobody asleep on it can be
+// left there), `progress` unchanged, and every thread in `due` asleep on the word. `due` are the
+// threads that have not yet finished with the lock.
 inline bool stuck(const std::atomic<std::uint32_t>& word, const std::atomic<std::uint64_t>& progress,
                   const std::vector<int>& due) {
   if (due.empty()) return false;
   const std::uint64_t p1 = progress.load();
-  if (word.load() != 0) return false;  // held: its owner's release will wake a sleeper if one is counted
+  const std::uint32_t w = word.load();
+  if (w != 0 && w != Lock::kHandOff) return false;  // held: its owner's release wakes a counted sleeper
   for (int tid : due)
     if (!asleep_on(tid, &word)) return false;
-  return word.load() == 0 && progress.load() == p1;
+  return word.load() == w && progress.load() == p1;
 }
 
 // Wakes every sleeper on `word`: how a test that found stuck() gets its threads back to finish.

@@ -2,7 +2,7 @@
 // has), a fixed number of acquisitions each, with the hunger budget small enough that hand-offs
 // (smplock/lock.hpp, "Bounded pass-over") happen all through the run. Checked: mutual exclusion
 // (a plain counter and an occupancy count inside the section), no lost wake-up (the lost state of
-// park_probe.hpp, with a handed-off word counted as free: nobody asleep on it can be left there),
+// park_probe.hpp, test::stuck, which counts a handed-off word as free),
 // every thread finishing its share, and the lock clean at the end (no mark, nobody counted).
 // Nothing is timed: a lost wake-up is a state the main thread looks for, and the counts are exact.
 #include <gtest/gtest.h>
@@ -30,20 +30,6 @@ constexpr int kRounds = 400;  // acquisitions per thread
 #else
 constexpr int kRounds = 3000;
 #endif
-
-// The lost-wake-up state with hand-offs: the word free or handed off, no progress, and every
-// thread still due asleep on it. A handed-off word's releaser wakes every sleeper before it goes
-// on (it is awake, so not asleep, until then), so this state too is one nothing will end.
-bool stuck(const std::atomic<std::uint32_t>& word, const std::atomic<std::uint64_t>& progress,
-           const std::vector<int>& due) {
-  if (due.empty()) return false;
-  const std::uint64_t p1 = progress.load();
-  const std::uint32_t w = word.load();
-  if (w != 0 && w != Lock::kHandOff) return false;
-  for (int tid : due)
-    if (!test::asleep_on(tid, &word)) return false;
-  return word.load() == w && progress.load() == p1;
-}
 
 struct Outcome {
   unsigned lost = 0;          // times the lost-wake-up state was seen
@@ -86,7 +72,7 @@ Outcome run(const char* name, std::uint64_t spin_ns, std::uint64_t yield_ns, std
     for (int i = 0; i < kThreads; ++i)
       if (!done[i].load()) due.push_back(tids[i].load());
     if (due.empty()) break;
-    if (stuck(word, progress, due)) {
+    if (test::stuck(word, progress, due)) {
       ++out.lost;
       test::wake_all(word);  // let them finish; the count is the verdict
     }
