@@ -194,20 +194,13 @@ __attribute__((noinline, cold)) void Lock::wake_sleeper(CpuRecord& cpu, std::uin
   detail::drop_level(cpu, to);
 }
 
-// A release that found sleepers_ nonzero before its store (the word is still this CPU's). A hungry
-// waiter: hand the word over (kHandOff, which only it takes) and wake every sleeper, since the
-// futex cannot pick the hungry one out; hand-offs come at most once per hunger budget per lock, so
-// the herd is rare. Otherwise the ordinary release: store 0, read the count again, wake one.
-__attribute__((noinline, cold)) void Lock::release_to_waiters(CpuRecord& cpu, std::uint8_t to) {
-  if ((sleepers_.load(std::memory_order_relaxed) & kHungry) != 0) {
-    word_.store(kHandOff, std::memory_order_release);  // pairs with the hungry waiter's CAS
-    platform::futex_wake(word_, 0x7FFFFFFF);
-    detail::drop_level(cpu, to);
-    return;
-  }
-  word_.store(0, std::memory_order_release);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (sleepers_.load(std::memory_order_relaxed) != 0) platform::futex_wake(word_, 1);
+// A release that found the hungry mark before its store (the word is still this CPU's): hand the
+// word over (kHandOff, which only the hungry waiter takes) and wake every sleeper, since the futex
+// cannot pick the hungry one out; hand-offs come at most once per hunger budget per lock, so the
+// herd is rare.
+__attribute__((noinline, cold)) void Lock::hand_off(CpuRecord& cpu, std::uint8_t to) {
+  word_.store(kHandOff, std::memory_order_release);  // pairs with the hungry waiter's CAS
+  platform::futex_wake(word_, 0x7FFFFFFF);
   detail::drop_level(cpu, to);
 }
 

@@ -164,23 +164,23 @@ class Lock {
   void release_slow(detail::CpuRecord& cpu, Level previous, std::source_location where);
   void wait_for_word(detail::CpuRecord& cpu, std::source_location where);
   void wake_sleeper(detail::CpuRecord& cpu, std::uint8_t to);
-  void release_to_waiters(detail::CpuRecord& cpu, std::uint8_t to);
+  void hand_off(detail::CpuRecord& cpu, std::uint8_t to);
   // held -> free, then down to level `to`: what every release ends with once the rules are checked.
   // The word is not read: the held-lock slot matched (fast path) or owner() was checked (slow path),
   // and a slot names a lock only after this CPU's own CAS took its word, which no other CPU writes
   // while it is held. Release pairs with the next owner's acquire CAS; the signal fence keeps the
   // compiler from reading sleepers_ before the store (the processor's own store-to-load reordering
   // is what the sleeper's process-wide barrier covers). sleepers_ is read twice: before the store
-  // (anyone counted or hungry: the out-of-line path, which may hand the word over instead of freeing
-  // it) and after it (a sleeper counted meanwhile: wake it). The first read is what bounds the
+  // (a hungry waiter: hand the word over instead of freeing it) and after it (a sleeper counted:
+  // wake one). The first read is what bounds the
   // pass-over, the second what keeps wake-ups from being lost; both are one compare of a line the
   // release writes anyway.
   [[gnu::always_inline]] void free_word(detail::CpuRecord& cpu, std::uint8_t to) {
 #ifdef SMPLOCK_UNIPROCESSOR
     word_.store(0, std::memory_order_relaxed);
 #else
-    if (sleepers_.load(std::memory_order_relaxed) != 0) [[unlikely]]
-      return release_to_waiters(cpu, to);
+    if ((sleepers_.load(std::memory_order_relaxed) & kHungry) != 0) [[unlikely]]
+      return hand_off(cpu, to);
     word_.store(0, std::memory_order_release);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_relaxed) != 0) [[unlikely]]
